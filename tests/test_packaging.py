@@ -1,0 +1,35 @@
+"""The install files agree with each other."""
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pins(lines):
+    return dict(re.match(r"^\s*-?\s*([A-Za-z0-9_.\-]+)==(\S+)", line).groups()
+                for line in lines if re.match(r"^\s*-?\s*[A-Za-z0-9_.\-]+==", line))
+
+
+def test_environment_yml_uses_the_lock_versions():
+    lock = {k.lower(): v for k, v in pins((ROOT / "requirements-lock.txt").read_text().splitlines()).items()}
+    conda = pins((ROOT / "environment.yml").read_text().splitlines())
+    assert {"torch", "torchvision", "fvcore", "nbval"} <= set(conda)
+    for name, version in conda.items():
+        assert lock[name.lower()] == version, name
+    assert lock["torch"] == "2.14.1" and lock["torchvision"] == "0.29.1"
+
+
+def test_every_dependency_is_locked():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    lock = {k.lower() for k in pins((ROOT / "requirements-lock.txt").read_text().splitlines())}
+    names = project["dependencies"] + project["optional-dependencies"]["dev"]
+    for requirement in names:
+        assert re.match(r"[A-Za-z0-9_.\-]+", requirement)[0].lower() in lock, requirement
+    assert not any("==" in r for r in project["dependencies"]), "the package itself pins nothing (Colab keeps its torch)"
+
+
+def test_readme_has_the_commands_ci_runs():
+    readme = (ROOT / "README.md").read_text()
+    assert "<!-- ci: setup -->" in readme and "<!-- ci: test -->" in readme
+    assert "readme_block setup" in (ROOT / ".ci/run").read_text()
