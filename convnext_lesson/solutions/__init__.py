@@ -1,0 +1,1 @@
+"""Graders and worked solutions of the notebooks' exercises, one module per notebook."""

@@ -1,0 +1,65 @@
+"""Build the course notebooks from their sources and regenerate their outputs.
+
+    python tools/build_notebooks.py             # every notebook, executed under the smoke profile
+    python tools/build_notebooks.py 03 08       # only these
+    python tools/build_notebooks.py --no-execute
+    CONVNEXT_LESSON_PROFILE=cpu python tools/build_notebooks.py 03   # outputs from another profile
+
+Sources are notebooks/src/NN_name.py in jupytext's "percent" format (one cell per
+`# %%`); the .ipynb files next to them are what learners open and nbval tests.
+Cells tagged `nbval-check-output` have their outputs compared by nbval, so they
+must print the same on every machine.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def sources(selected: list[str]) -> list[Path]:
+    found = sorted((NOTEBOOKS / "src").glob("[0-9][0-9]_*.py"))
+    if selected:
+        found = [p for p in found if any(p.name.startswith(s) for s in selected)]
+        if not found:
+            names = ", ".join(p.stem for p in sorted((NOTEBOOKS / "src").glob("*.py")))
+            sys.exit(f"no notebook matches {selected}; available: {names}")
+    return found
+
+
+def build(source: Path, execute: bool, timeout: int) -> float:
+    nb = jupytext.read(source)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.pop("jupytext", None)
+    start = time.perf_counter()
+    if execute:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                       resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    for cell in nb.cells:  # stable files: no per-run ids or timings in metadata
+        cell.metadata.pop("execution", None)
+    nbformat.write(nb, NOTEBOOKS / f"{source.stem}.ipynb")
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", help="number prefixes, e.g. 01 03 (default: all)")
+    parser.add_argument("--no-execute", action="store_true", help="write the notebooks without outputs")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
+    args = parser.parse_args()
+    os.environ.setdefault("CONVNEXT_LESSON_PROFILE", "smoke")
+    for source in sources(args.notebooks):
+        seconds = build(source, not args.no_execute, args.timeout)
+        print(f"{source.stem}.ipynb  {seconds:6.1f} s  (profile {os.environ['CONVNEXT_LESSON_PROFILE']})")
+
+
+if __name__ == "__main__":
+    main()
