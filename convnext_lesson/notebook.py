@@ -5,8 +5,6 @@ import sys
 
 import torch
 
-from .profiles import get_profile
-
 COLAB_GPU_HINT = ("No GPU in this Colab session. For the colab profile: Runtime > Change runtime type > "
                   "Hardware accelerator: T4 GPU > Save, then run the notebook again. (Without a GPU the "
                   "notebook still runs, with the small cpu profile.)")
@@ -18,6 +16,8 @@ def in_colab() -> bool:
 
 def setup_notebook(profile: str | None = None) -> None:
     """Print the device and the profile this notebook's runs will use; prepare widgets on Colab."""
+    from .profiles import get_profile  # the training half; imported only when a notebook starts
+
     if in_colab():
         from google.colab import output  # ipywidgets 8 needs Colab's custom widget manager
         output.enable_custom_widget_manager()
