@@ -113,15 +113,19 @@ class StepCount:
 
 
 @lru_cache(maxsize=None)
-def count_roadmap(regime: str = "resnet50", image_size: int = 224) -> tuple[StepCount, ...]:
-    """Count every step of a regime (cached: a regime takes seconds to count on a CPU)."""
-    from .roadmap import build_model, roadmap_steps
+def count_step(step: int, regime: str = "resnet50", image_size: int = 224) -> StepCount:
+    """Count one roadmap step (cached: counting takes a second or so on a CPU)."""
+    from .roadmap import build_model, get_step
 
-    rows = []
-    for step in roadmap_steps(regime):
-        model = build_model(step, regime=regime)
-        report = flop_report(model, image_size)
-        rows.append(StepCount(step.index, step.name, step.label, step.adopted, count_params(model),
-                              report.total("paper"), report.total("fvcore"), step.paper_gflops,
-                              step.paper_top1, report.by_part("paper"), step.note))
-    return tuple(rows)
+    s = get_step(step, regime)
+    model = build_model(s, regime=regime)
+    report = flop_report(model, image_size)
+    return StepCount(s.index, s.name, s.label, s.adopted, count_params(model), report.total("paper"),
+                     report.total("fvcore"), s.paper_gflops, s.paper_top1, report.by_part("paper"), s.note)
+
+
+def count_roadmap(regime: str = "resnet50", image_size: int = 224) -> tuple[StepCount, ...]:
+    """Count every step of a regime."""
+    from .roadmap import roadmap_steps
+
+    return tuple(count_step(s.index, regime, image_size) for s in roadmap_steps(regime))
