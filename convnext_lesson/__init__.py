@@ -1,7 +1,7 @@
 """convnext_lesson: ResNet-50 to ConvNeXt, one step at a time."""
 from .config import NetConfig
 from .counting import count_flops, count_params, count_roadmap, flop_report
-from . import exercises
+from . import exercises, lesson
 from .model import Network, build_network
 from .notebook import setup_notebook
 from .roadmap import (FAMILY, REGIMES, Step, build_convnext, build_model, convnext_config, get_step,
@@ -14,4 +14,4 @@ __version__ = "0.1.0"
 __all__ = ["NetConfig", "Network", "Step", "FAMILY", "REGIMES", "build_model", "build_network", "build_convnext",
            "convnext_config", "get_step", "roadmap_steps", "count_flops", "count_params", "count_roadmap",
            "flop_report", "load_torchvision_weights", "to_torchvision_state_dict", "load_official_weights",
-           "to_official_state_dict", "exercises", "setup_notebook"]
+           "to_official_state_dict", "exercises", "lesson", "setup_notebook"]
