@@ -6,6 +6,8 @@ from .model import Network, build_network
 from .notebook import setup_notebook
 from .roadmap import (FAMILY, REGIMES, Step, build_convnext, build_model, convnext_config, get_step,
                       roadmap_steps)
+from . import diagrams, receptive_field
+from .explorer import kernel_explorer, roadmap_explorer
 from .weights import (load_official_weights, load_torchvision_weights, to_official_state_dict,
                       to_torchvision_state_dict)
 
@@ -15,3 +17,4 @@ __all__ = ["NetConfig", "Network", "Step", "FAMILY", "REGIMES", "build_model", "
            "convnext_config", "get_step", "roadmap_steps", "count_flops", "count_params", "count_roadmap",
            "flop_report", "load_torchvision_weights", "to_torchvision_state_dict", "load_official_weights",
            "to_official_state_dict", "exercises", "lesson", "setup_notebook"]
+__all__ += ["diagrams", "receptive_field", "roadmap_explorer", "kernel_explorer"]
