@@ -309,7 +309,7 @@ class KernelExplorer(_StaticFallback, widgets.VBox):
         adopted = "adopted" if s["adopted"] else "a branch, not adopted"
         row = '<tr><td style="padding-right:1em">{}</td><td class="{}" style="text-align:right">{}</td></tr>'
         self.numbers.value = (
-            f"<b>kernel {k}×{k}</b> = step {index} ({html.escape(s['label'])}, {adopted})<table>"
+            f"<div style='line-height:1.4'><b>kernel {k}×{k}</b> = step {index} ({html.escape(s['label'])}, {adopted})<table>"
             + row.format(f"theoretical receptive field, end of stage {self.stage + 1}", "cl-theoretical-rf",
                          f"{s['theoretical_rf']} px")
             + row.format("effective: square holding 50% of the gradient", "cl-erf-50", f"{s['erf_side_50']} px")
@@ -321,7 +321,7 @@ class KernelExplorer(_StaticFallback, widgets.VBox):
                          f"{s['paper_gflops']:.2f}, {s['paper_top1']:.2f}%")
             + "</table><small>Receptive fields: the step's network 4x narrower, random weights, 128×128 random "
               "images (<code>convnext_lesson.receptive_field</code>). Counts: the full network at 224×224."
-              "</small>")
+              "</small></div>")
         self.status.value = ""
         self.last_update_seconds = time.perf_counter() - start
 

@@ -24,6 +24,7 @@ import nbformat
 import pytest
 
 from convnext_lesson.counting import count_step
+from convnext_lesson.receptive_field import KERNEL_STEPS, effective_receptive_field, one_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -35,13 +36,15 @@ SCREENSHOT = ROOT / "build" / "screenshots" / "explorer.png"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
 EXPLORER = ".cl-roadmap-explorer"
+KERNEL_EXPLORER = ".cl-kernel-explorer"
 
 
 def own_notebook(path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("Roadmap explorer (written by tests/test_browser.py)"),
-                nbformat.v4.new_code_cell('from convnext_lesson.explorer import roadmap_explorer\n'
-                                          'roadmap_explorer("resnet50", step=0)')]
+                nbformat.v4.new_code_cell('from convnext_lesson.explorer import kernel_explorer, roadmap_explorer\n'
+                                          'roadmap_explorer("resnet50", step=0)'),
+                nbformat.v4.new_code_cell("kernel_explorer(3)")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nbformat.write(nb, path)
 
@@ -52,9 +55,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def set_slider(widget, value: int) -> None:
+    """Type a value into an ipywidgets slider's readout and press Enter."""
+    readout = widget.locator(".widget-readout")
+    readout.fill(str(value))
+    readout.press("Enter")
+
+
 def expected_numbers(index: int) -> dict[str, str]:
     """What the page must show for a step, formatted as the explorer formats it."""
-    row = count_step(index, "resnet50")
+    with one_thread():
+        row = count_step(index, "resnet50")
     return {"params": f"{row.params:,}", "gflops_paper": f"{row.gflops_paper_convention:.3f}",
             "gflops_fvcore": f"{row.gflops_fvcore:.3f}", "paper_top1": f"{row.paper_top1:.2f}%"}
 
@@ -118,6 +129,7 @@ def test_explorer_updates_in_jupyterlab(tmp_path):
         shutil.copytree(NOTEBOOK.parent, root_dir, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         notebook = root_dir / NOTEBOOK.name
     server, url = start_lab(root_dir, tmp_path)
+    phases = {"lab started": time.monotonic() - started}
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
@@ -125,6 +137,7 @@ def test_explorer_updates_in_jupyterlab(tmp_path):
             page.goto(f"{url}/lab/tree/{notebook.relative_to(root_dir).as_posix()}")
             # "Idle" in the notebook toolbar can come before the kernel connects; the status bar's can't
             expect(page.locator("#jp-main-statusbar")).to_contain_text(re.compile(r"\|\s*Idle"), timeout=60_000)
+            phases["kernel idle"] = time.monotonic() - started
             page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
 
             explorer = page.locator(EXPLORER).first
@@ -136,12 +149,12 @@ def test_explorer_updates_in_jupyterlab(tmp_path):
             assert before["params"] != after["params"]
             expect(params).to_have_text(before["params"], timeout=30_000)
             picture_before = explorer.locator(".cl-step-picture").get_attribute("src")
+            phases["explorer shown"] = time.monotonic() - started
 
-            readout = explorer.locator(".cl-step-slider .widget-readout")
-            readout.fill(str(target))
-            readout.press("Enter")
+            set_slider(explorer.locator(".cl-step-slider"), target)
 
             expect(params).to_have_text(after["params"], timeout=60_000)
+            phases["step changed"] = time.monotonic() - started
             expect(explorer.locator(".cl-gflops-paper")).to_have_text(after["gflops_paper"])
             expect(explorer.locator(".cl-gflops-fvcore")).to_have_text(after["gflops_fvcore"])
             expect(explorer.locator(".cl-paper-top1")).to_have_text(after["paper_top1"])
@@ -153,8 +166,19 @@ def test_explorer_updates_in_jupyterlab(tmp_path):
             explorer.screenshot(path=str(shot))
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(shot, SCREENSHOT)
+
+            kernels = page.locator(KERNEL_EXPLORER)
+            if NOTEBOOK is None or kernels.count():  # our notebook has one; a course notebook may not
+                kernel = kernels.first
+                set_slider(kernel.locator(".cl-kernel-slider"), 11)
+                side = 2 * effective_receptive_field(11).radius(0.9) + 1
+                expect(kernel.locator(".cl-erf-90")).to_have_text(f"{side} px", timeout=60_000)
+                expect(kernel.locator(".cl-gflops-paper")).to_have_text(
+                    expected_numbers(KERNEL_STEPS[11])["gflops_paper"])
+                kernel.screenshot(path=str(SCREENSHOT.with_name("kernel_explorer.png")))
             browser.close()
     finally:
         stop(server)
-    print(f"browser test: step {first} -> {target} checked in {time.monotonic() - started:.1f} s; "
-          f"screenshot {SCREENSHOT}")
+    print(f"browser test: step {first} -> {target} checked; seconds since start: "
+          + ", ".join(f"{name} {t:.1f}" for name, t in phases.items())
+          + f", done {time.monotonic() - started:.1f}; screenshot {SCREENSHOT}")
