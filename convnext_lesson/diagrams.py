@@ -113,7 +113,9 @@ def _new_axes(ax, figsize):
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt
-    return plt.subplots(figsize=figsize)[1]
+    fig, ax = plt.subplots(figsize=figsize)
+    fig.subplots_adjust(left=0.03, right=0.97, bottom=0.03, top=0.93)  # diagrams need no room for ticks
+    return ax
 
 
 def _font_scale(ax, design_width: float) -> float:
@@ -235,7 +237,9 @@ def draw_stage_compute(by_part: dict[str, float], ax=None, compare: dict[str, fl
                        compare_label: str = "previous step", title: str | None = None):
     """Horizontal bars of GFLOPs per part (``flop_report(model).by_part()``), with each
     bar's share of the total; ``compare`` draws another step's bars as outlines."""
-    ax = _new_axes(ax, (4.4, 3.2))
+    if ax is None:
+        import matplotlib.pyplot as plt
+        ax = plt.subplots(figsize=(4.8, 3.2), layout="constrained")[1]
     parts = [p for p in by_part if p in PARTS] or list(by_part)
     ys = list(range(len(parts)))
     total = sum(by_part.values())
@@ -246,7 +250,8 @@ def draw_stage_compute(by_part: dict[str, float], ax=None, compare: dict[str, fl
     longest = max(list(by_part.values()) + list((compare or {}).values()))
     for yi, p in zip(ys, parts):
         value = f"{by_part[p]:.3f}" if by_part[p] < 0.1 else f"{by_part[p]:.2f}"
-        ax.text(by_part[p] + longest * 0.02, yi, f"{value} ({by_part[p] / total:.0%})",
+        end = max(by_part[p], (compare or {}).get(p, 0.0))  # right of both bars
+        ax.text(end + longest * 0.02, yi, f"{value} ({by_part[p] / total:.0%})",
                 va="center", fontsize=8)
     ax.set_yticks(ys, [_part_label(p) for p in parts], fontsize=8.5)
     ax.invert_yaxis()
