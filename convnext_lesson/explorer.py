@@ -44,7 +44,8 @@ _SHOWN: set[tuple[str, int]] = set()  # steps counted in this session (for the "
 def step_counts(index: int, regime: str = "resnet50") -> StepCount:
     """Row ``index`` of ``count_roadmap(regime)`` (224 px): ``count_step``, cached and shared with it.
 
-    One step costs about a second to count on a CPU, the whole regime half a minute or more.
+    Counted on one thread: measured on a busy 2-core CPU, a ResNet-50-regime step took about
+    0.4 s this way and 2.5 s on two threads.
     """
     with one_thread():  # small work: one thread is faster than two waiting for busy cores
         row = count_step(get_step(index, regime).index, regime, IMAGE_SIZE)
