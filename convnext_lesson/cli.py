@@ -40,6 +40,48 @@ def cmd_flops(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    from .training import train
+
+    run = train(args.step, profile=args.profile, dataset=args.dataset, regime=args.regime, data_dir=args.data_dir,
+                out_dir=args.out, seed=args.seed, resume=args.resume, download=args.download, ema=args.ema,
+                epochs=args.epochs, image_size=args.image_size, batch_size=args.batch_size,
+                micro_batch=args.micro_batch, compile=args.compile or None, device=args.device,
+                progress=not args.no_progress)
+    if run.record is not None:
+        print(run)
+    return 0
+
+
+def cmd_ladder(args) -> int:
+    from .ladder import ladder
+
+    ladder(profile=args.profile, steps=args.steps, dataset=args.dataset, regime=args.regime, data_dir=args.data_dir,
+           out_dir=args.out, seed=args.seed, download=args.download, progress=not args.no_progress,
+           epochs=args.epochs, image_size=args.image_size, batch_size=args.batch_size)
+    return 0
+
+
+def add_run_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments shared by ``train`` and ``ladder``."""
+    from .data import DATASETS
+    from .profiles import ENV_VAR, PROFILES
+
+    p.add_argument("--profile", choices=list(PROFILES),
+                   help=f"run size (default: ${ENV_VAR}, else cpu without a GPU, colab or full with one)")
+    p.add_argument("--dataset", choices=list(DATASETS), help="default: the profile's")
+    p.add_argument("--regime", choices=REGIMES, default="resnet50")
+    p.add_argument("--data-dir", help="folder with an offline copy (unpacked, or the .tar.gz packs); "
+                   "default: $CONVNEXT_LESSON_DATA and data/")
+    p.add_argument("--download", action="store_true", help="download the official archive if no copy is found")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="folder for run folders (default: $CONVNEXT_LESSON_RUNS or ./runs)")
+    p.add_argument("--epochs", type=positive_int, help="override the profile's epochs")
+    p.add_argument("--image-size", type=positive_int, help="override the profile's resolution")
+    p.add_argument("--batch-size", type=positive_int, help="override the profile's effective batch")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
+
+
 def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -56,13 +98,40 @@ def build_parser() -> argparse.ArgumentParser:
     flops.add_argument("--image-size", type=positive_int, default=224)
     flops.add_argument("--json", action="store_true", help="machine-readable output")
     flops.set_defaults(func=cmd_flops)
+
+    tr = sub.add_parser("train", help="train one roadmap step and write its results record",
+                        description="Train one roadmap step. Under torchrun (torchrun --nproc_per_node N -m "
+                        "convnext_lesson train ...) it trains with DistributedDataParallel.")
+    tr.add_argument("--step", required=True, help="step index (0-16) or name, e.g. 9 or kernel_7")
+    add_run_arguments(tr)
+    tr.add_argument("--resume", action="store_true", help="continue the run from its checkpoint")
+    tr.add_argument("--ema", action="store_true", help="also keep and evaluate an EMA of the weights")
+    tr.add_argument("--micro-batch", type=positive_int, help="images per process at once (gradient accumulation)")
+    tr.add_argument("--compile", action="store_true", help="torch.compile the model")
+    tr.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    tr.set_defaults(func=cmd_train)
+
+    la = sub.add_parser("ladder", help="train roadmap steps in order (skipping finished ones), then write a summary "
+                        "table and the roadmap plot")
+    la.add_argument("--steps", help='e.g. "0-3,9,16" or "0 1 16" (default: all steps)')
+    add_run_arguments(la)
+    la.set_defaults(func=cmd_ladder)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    from .download import DownloadError
+    from .engine import TrainingError
+
     try:
         return args.func(args)
     except ValueError as error:  # bad input: one clear line, no traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except (DownloadError, TrainingError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
