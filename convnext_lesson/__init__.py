@@ -18,3 +18,13 @@ __all__ = ["NetConfig", "Network", "Step", "FAMILY", "REGIMES", "build_model", "
            "flop_report", "load_torchvision_weights", "to_torchvision_state_dict", "load_official_weights",
            "to_official_state_dict", "exercises", "lesson", "setup_notebook"]
 __all__ += ["diagrams", "receptive_field", "roadmap_explorer", "kernel_explorer"]
+# training: datasets, recipes, profiles, the engine, results records, the ladder
+from .data import DATASETS, locate as locate_dataset
+from .ladder import ladder, plot_roadmap
+from .profiles import PROFILES, get_profile
+from .recipes import get_recipe
+from .results import read_record, reference_results, write_record
+from .training import RunResult, train
+
+__all__ += ["DATASETS", "locate_dataset", "ladder", "plot_roadmap", "PROFILES", "get_profile", "get_recipe",
+            "read_record", "reference_results", "write_record", "RunResult", "train"]
