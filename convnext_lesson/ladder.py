@@ -37,8 +37,8 @@ def parse_steps(steps, regime: str = "resnet50") -> list:
             else:
                 items.append(part)
         steps = items
-    out = [get_step(s, regime) for s in steps]
-    return sorted(set(out), key=lambda s: s.index)
+    by_index = {get_step(s, regime).index: get_step(s, regime) for s in steps}
+    return [by_index[i] for i in sorted(by_index)]
 
 
 def ladder(profile=None, steps=None, dataset=None, regime: str = "resnet50", data_dir=None, out_dir=None,

@@ -194,3 +194,15 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="too small"):
         cl.train(16, profile="smoke", image_size=16, **kw)
     assert not list(tmp_path.rglob("*"))
+
+
+def test_images_from_disk_with_workers_give_the_same_run(tmp_path):
+    """The GPU profiles' path (decode each image from disk in DataLoader workers) and the same data seeds:
+    the run does not depend on the number of workers."""
+    from_disk = cl.get_profile("smoke").replace(preload=False)
+    kw = dict(epochs=1, progress=False, verbose=False)
+    a = cl.train(16, profile=from_disk.replace(workers=0), out_dir=tmp_path / "a", **kw)
+    b = cl.train(16, profile=from_disk.replace(workers=2), out_dir=tmp_path / "b", **kw)
+    assert a.record["profile_settings"]["preload"] is False and b.record["profile_settings"]["workers"] == 2
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -1,0 +1,84 @@
+"""Results records, reference results, the ladder and the train/ladder commands."""
+import json
+
+import pytest
+
+import convnext_lesson as cl
+from convnext_lesson import results
+from convnext_lesson.cli import main
+
+
+@pytest.fixture(scope="module")
+def record(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    return cl.train(16, profile="smoke", epochs=1, out_dir=out, progress=False, verbose=False).record
+
+
+def test_record_has_the_documented_fields(record):
+    for key in ("schema_version", "step", "regime", "profile", "dataset", "image_size", "epochs", "seed", "top1",
+                "top5", "best_top1", "best_top5", "params", "gflops", "wall_time_s", "images_per_s", "device",
+                "torch", "cuda", "git_commit", "history", "recipe_settings", "config"):
+        assert key in record, key
+        assert key in results.__doc__, key  # the schema is documented
+    assert record["schema_version"] == results.SCHEMA_VERSION and record["kind"] == results.KIND
+    assert record["dataset"]["origin"] == "offline-pack" and record["dataset"]["checksum"].startswith("sha256:")
+    assert record["gflops"]["at_224"] > record["gflops"]["trained_resolution"] > 0
+    assert record["paper_top1"] == 81.97 and record["params"] == cl.count_params(
+        cl.build_network(cl.NetConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                         for k, v in record["config"].items()}), 10))
+    assert record["history"][0]["val_top1"] == record["top1"] and record["wall_time_s"] > 0
+    json.dumps(record)  # plain JSON
+
+
+def test_write_read_and_reference_results(record, tmp_path):
+    path = cl.write_record(record, tmp_path / "reference" / "run.json")
+    assert cl.read_record(path) == record
+    assert cl.reference_results(root=tmp_path / "nothing") == {}
+    assert cl.reference_results("resnet50", root=tmp_path) == {16: [record]}
+    assert cl.reference_results("resnet200", root=tmp_path) == {}
+    assert cl.reference_results("resnet50", profile="cpu", root=tmp_path) == {}
+    with pytest.raises(ValueError, match="valid regimes"):
+        cl.reference_results("resnet101")
+    path.write_text(json.dumps({**record, "schema_version": 99}))
+    with pytest.raises(ValueError, match="schema_version 99 is not supported"):
+        cl.read_record(path)
+
+
+def test_committed_reference_results_are_valid():
+    found = cl.reference_results()
+    assert isinstance(found, dict)
+    for step, records in found.items():
+        assert all(r["step"] == step and r["regime"] == "resnet50" for r in records)
+
+
+def test_cli_train_and_ladder(tmp_path, capsys):
+    out = tmp_path / "runs"
+    assert main(["ladder", "--profile", "smoke", "--steps", "15-16", "--epochs", "1", "--out", str(out),
+                 "--no-progress"]) == 0
+    folder = out / "resnet50-smoke-imagenette-tiny"
+    assert (folder / "roadmap.png").stat().st_size > 10_000
+    table = (folder / "ladder.md").read_text()
+    assert "| 15 | BN -> LN |" in table and "| 16 | sep. d.s. conv |" in table
+    capsys.readouterr()
+    assert main(["ladder", "--profile", "smoke", "--steps", "16", "--out", str(out), "--no-progress"]) == 0
+    assert main(["train", "--step", "separate_downsampling", "--profile", "smoke", "--epochs", "1", "--out", str(out),
+                 "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert "already trained" in printed and "step 16 (separate_downsampling), profile smoke" in printed
+
+
+def test_cli_bad_input(tmp_path, capsys, monkeypatch):
+    assert main(["train", "--step", "42", "--profile", "smoke", "--out", str(tmp_path)]) == 2
+    assert "valid steps: 0=resnet50" in capsys.readouterr().err
+    assert main(["train", "--step", "1", "--profile", "smoke", "--data-dir", str(tmp_path / "no")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    monkeypatch.setenv("CONVNEXT_LESSON_PROFILE", "gpu")
+    assert main(["train", "--step", "1", "--out", str(tmp_path)]) == 2
+    assert "valid profiles: smoke, cpu, colab, full" in capsys.readouterr().err
+    assert main(["ladder", "--steps", "3,x", "--profile", "smoke", "--out", str(tmp_path)]) == 2
+    assert "unknown step 'x'" in capsys.readouterr().err
+    for argv in (["train", "--step", "1", "--profile", "tiny"], ["train", "--step", "1", "--dataset", "mnist"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert "invalid choice" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.json"))
