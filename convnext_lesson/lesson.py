@@ -46,3 +46,62 @@ def step_table(steps, regime: str = "resnet50", image_size: int = 224) -> None:
         row = count_step(get_step(index, regime).index, regime, image_size)
         if row.note:
             print(f"* step {row.index}: {row.note}")
+
+
+def roadmap_so_far(upto: int, runs=(), regime: str = "resnet50"):
+    """Top-1 against GFLOPs for steps 0..upto: the paper's (left) and ours (right).
+
+    ``runs``: results of this notebook's ``cl.train`` calls (``RunResult`` or record dicts). Our
+    committed reference runs (GPU, see ``cl.reference_results``) are drawn too where they exist. Ours
+    are on a small dataset at low resolution: compare our steps with each other, not with the paper's.
+    """
+    import matplotlib.pyplot as plt
+
+    from .ladder import _draw
+    from .results import reference_results
+    from .roadmap import roadmap_steps
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    paper = [(s.index, s.paper_gflops, s.paper_top1, s.adopted) for s in roadmap_steps(regime) if s.index <= upto]
+    _draw(left, paper, "C0", "paper: ImageNet-1K, 224 px", "GFLOPs at 224 px")
+    reference = [r for rs in reference_results(regime).values() for r in rs if r["step"] <= upto]
+    own = [getattr(r, "record", r) for r in runs]
+    for records, color, who in ((reference, "C2", "our GPU reference runs"), (own, "C1", "your runs here")):
+        if not records:
+            continue
+        r0 = records[0]
+        points = sorted((r["step"], count_step(r["step"], regime).gflops_paper_convention, r["top1"],
+                         get_step(r["step"], regime).adopted) for r in records)
+        _draw(right, points, color, "", "GFLOPs of the full-size step at 224 px")
+        right.plot([], [], "o", color=color,
+                   label=f"{who}: {r0['dataset']['name']}, {r0['image_size']} px, {r0['epochs']} epochs, "
+                         f"profile {r0['profile']}")
+    if reference or own:
+        right.legend(fontsize=8, loc="lower right")
+        right.set_title("ours (small data: compare steps with each other)")
+    else:
+        right.text(0.5, 0.5, "no runs of ours yet", ha="center", va="center", transform=right.transAxes)
+        right.set_axis_off()
+    fig.tight_layout()
+    plt.show()
+
+
+def plot_history(*runs):
+    """Training curves of one or more runs: train loss, validation top-1 and the learning rate per epoch."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    for run in runs:
+        record = getattr(run, "record", run)
+        history = record["history"]
+        epochs = [m["epoch"] for m in history]
+        label = f"step {record['step']} ({record['profile']}, {record['dataset']['name']})"
+        axes[0].plot(epochs, [m["train_loss"] for m in history], "o-", label=label)
+        axes[1].plot(epochs, [m["val_top1"] for m in history], "o-", label=label)
+        axes[2].plot(epochs, [m["lr"] for m in history], "o-", label=label)
+    for ax, title in zip(axes, ("train loss", "validation top-1 (%)", "learning rate (end of epoch)")):
+        ax.set(title=title, xlabel="epoch")
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    plt.show()

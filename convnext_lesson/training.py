@@ -102,6 +102,7 @@ def train(step: int | str = 16, profile: str | None = None, dataset: str | None 
     if prof.image_size < model_min:
         raise ValueError(f"image_size={prof.image_size} is too small: the network needs at least {model_min} px")
 
+    runs_from_env = out_dir is None and bool(os.environ.get(ENV_RUNS))
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir()
     # what makes this run differ from the profile's plain step: its own folder, its own checkpoint
     sizing = {k: v for k, v in changes.items() if k != "compile"}
@@ -112,7 +113,7 @@ def train(step: int | str = 16, profile: str | None = None, dataset: str | None 
     if result_path.exists():
         record = results.read_record(result_path)
         if verbose:
-            print(f"already trained: {result_path} (delete that folder to train again)")
+            print(f"already trained: {_shown(result_path, out_dir, runs_from_env)} (delete that folder to train again)")
         return RunResult(record, run_dir)
 
     dev = torch.device(device) if device else torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -140,6 +141,9 @@ def train(step: int | str = 16, profile: str | None = None, dataset: str | None 
             "recipe": _plain(recipe.as_dict()), "config": _plain(asdict(cfg)), "overrides": _plain(variant)}
     torch.manual_seed(seed)
     model = Network(cfg, info.num_classes)
+    if verbose and dist.is_main and prof.name == "smoke":
+        print("SMOKE TEST: a tiny network on 200 images for a few seconds; it proves the code runs, its accuracy "
+              "means nothing. Set CONVNEXT_LESSON_PROFILE=cpu (or use a GPU) for a real run.")
     if verbose and dist.is_main:
         print(f"step {st.index} ({st.name}), {st.recipe} recipe, profile {prof.name}: {dataset} ({copy.origin}"
               f"{', ' + copy.file if copy.file else ''}) at {prof.image_size} px, {run_epochs} epochs, batch "
@@ -160,12 +164,17 @@ def train(step: int | str = 16, profile: str | None = None, dataset: str | None 
             record = make_record(st, prof, recipe, copy, cfg, variant, trainer, history, seed)
             results.write_record(record, result_path)
             if verbose:
-                print(f"result: {result_path}")
+                print(f"result: {_shown(result_path, out_dir, runs_from_env)}")
         barrier(dist)
     finally:
         torch.set_num_threads(threads)
     trained = trainer.raw_model.eval()
     return RunResult(record, run_dir, trained)
+
+
+def _shown(path: Path, out_dir: Path, from_env: bool) -> str:
+    """A run's path as printed: relative to $CONVNEXT_LESSON_RUNS when that chose the folder (no machine paths)."""
+    return f"${ENV_RUNS}/{path.relative_to(out_dir)}" if from_env else str(path)
 
 
 def _plain(obj):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -56,6 +57,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     args = parser.parse_args()
     os.environ.setdefault("CONVNEXT_LESSON_PROFILE", "smoke")
+    # a fresh runs folder: committed outputs always show a real training run, never "already trained"
+    os.environ.setdefault("CONVNEXT_LESSON_RUNS", tempfile.mkdtemp(prefix="convnext-lesson-build-"))
     for source in sources(args.notebooks):
         seconds = build(source, not args.no_execute, args.timeout)
         print(f"{source.stem}.ipynb  {seconds:6.1f} s  (profile {os.environ['CONVNEXT_LESSON_PROFILE']})")

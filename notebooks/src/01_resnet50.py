@@ -154,6 +154,34 @@ for part, gflops in report.by_part().items():
 # (notebook 03) moves even more blocks into stage 3; keep this picture in mind.
 
 # %% [markdown]
+# ## Train it: step 0 with the original recipe
+#
+# Step 0 is trained the way ResNet-50 was in 2015: SGD with momentum, a learning rate divided by 10 at
+# fixed epochs, random-resized crops and flips, and nothing else. The paper's number is 76.13% on
+# ImageNet after 90 epochs. We train on Imagenette, sized by your profile (a scaled-down network on a CPU,
+# the full network on a GPU); the first line of the output says exactly what ran.
+
+# %%
+run0 = cl.train(0)
+
+# %% [markdown]
+# Training curves of this run (the learning rate drops by 10x at fixed epochs: the "steps" of the step
+# schedule):
+
+# %%
+cl.lesson.plot_history(run0)
+
+# %% [markdown]
+# ## Where we are
+#
+# The roadmap so far: the paper's step 0 on the left; your run (and our GPU reference runs, where they
+# exist) on the right. Our runs use a small dataset and few epochs, so read them against each other, step
+# by step, never against the paper's ImageNet accuracy.
+
+# %%
+cl.lesson.roadmap_so_far(0, [run0])
+
+# %% [markdown]
 # ## Exercises
 #
 # **1.** Write `bottleneck_params(cin, width)`: the number of parameters of one bottleneck block with an

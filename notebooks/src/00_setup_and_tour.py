@@ -1,0 +1,116 @@
+# %% [markdown]
+# # 00 · Setup and tour
+#
+# In 2022, "A ConvNet for the 2020s" (Liu et al.) asked a simple question: Vision Transformers had
+# overtaken convolutional networks on ImageNet, but was that the attention, or the many design choices
+# that came with them? The authors took a plain ResNet-50 and changed it **one design decision at a time**
+# toward the Swin Transformer's choices, measuring every step. The result, ConvNeXt, is a pure ConvNet that
+# matches Swin. This course walks that roadmap: every step is a real network you build, count and train.
+#
+# This notebook checks your environment, shows the datasets and the *profiles* that size every training
+# run, and gives you a first look at the whole roadmap.
+
+# %%
+import importlib.util, subprocess, sys
+if importlib.util.find_spec("convnext_lesson") is None:  # on Colab: install the course package once
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/convnext-lesson/convnext-lesson"], check=True)
+import torch
+import convnext_lesson as cl
+cl.setup_notebook()
+
+# %% [markdown]
+# ## Profiles: how big is a training run?
+#
+# Training a ResNet-50 on ImageNet takes days on eight GPUs. We train on **Imagenette** (10 easy ImageNet
+# classes, 13,394 images) and size every run by one *profile* name, so the same notebook cell runs in
+# seconds in CI and for real on a GPU. The profile is picked by the environment variable
+# `CONVNEXT_LESSON_PROFILE`, or from your hardware (no GPU: `cpu`; a T4-class GPU: `colab`; an A100/H100:
+# `full`). You never edit a cell to change it.
+
+# %% tags=["nbval-check-output"]
+print(f"{'profile':8s} {'dataset':16s} {'px':>4s} {'epochs':>6s} {'batch':>5s} {'width':>6s} {'depth':>6s}")
+for p in cl.profiles.PROFILES.values():
+    print(f"{p.name:8s} {p.dataset:16s} {p.image_size:4d} {p.epochs:6d} {p.batch_size:5d} "
+          f"{p.width_mult:6.2f} {p.depth_mult:6.2f}")
+for p in cl.profiles.PROFILES.values():
+    print(f"\n{p.name}: {p.description}")
+
+# %% [markdown]
+# `width` and `depth` shrink the networks for small machines: every step keeps its own design (its
+# kernel, its block, its stage ratio), only with fewer channels and blocks, so the *differences* between
+# steps stay real. `smoke` is for tests: its numbers only prove that the code runs.
+
+# %% [markdown]
+# ## Datasets
+#
+# Imagenette is the main dataset; Imagewoof (10 dog breeds, much harder) and CIFAR-10 are options. Online,
+# `cl.data.locate(name, download_missing=True)` downloads the official archive with a progress bar and
+# checks its checksum; offline, point `CONVNEXT_LESSON_DATA` at a folder holding a copy. The repository
+# ships a tiny real sample (20 images per class and split) for tests and offline demos.
+
+# %% tags=["nbval-check-output"]
+for info in cl.data.DATASETS.values():
+    counts = f"{info.counts[0]:,} train / {info.counts[1]:,} val" if info.counts else ""
+    print(f"{info.name:16s} {info.num_classes} classes  {counts:26s} {info.title}")
+
+# %% [markdown]
+# A few images of the dataset this profile trains on (the tiny sample under `smoke`):
+
+# %%
+import matplotlib.pyplot as plt
+
+profile = cl.profiles.get_profile()
+dataset = cl.data.locate(profile.dataset, download_missing=True)
+print(f"{dataset.name}: {dataset.train_images} train / {dataset.val_images} val images, from {dataset.origin}")
+images = cl.data.list_images(dataset, "train")
+fig, axes = plt.subplots(2, 5, figsize=(10, 4.4))
+for ax, cls in zip(axes.flat, range(10)):
+    path = next(p for p, target in images if target == cls)
+    ax.imshow(cl.data.load_image(path, 128))
+    ax.set_title(dataset.classes[cls], fontsize=9)
+    ax.axis("off")
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## The roadmap at a glance
+#
+# Seventeen steps take ResNet-50 to ConvNeXt-T. Each is the step before plus **one** named change; the
+# paper trained every step on ImageNet for 300 epochs and reports its top-1 accuracy and its GFLOPs:
+
+# %% tags=["nbval-check-output"]
+print(f"{'step':>4}  {'change':24s} {'paper top-1':>11s} {'paper GFLOPs':>12s}   notebook")
+notebook_of = {0: "01", 1: "02", 2: "03", 3: "03", 4: "04", 5: "04", 6: "05", 16: "08"}
+for step in cl.roadmap_steps():
+    label = step.label + ("" if step.adopted else " (branch)")
+    where = notebook_of.get(step.index, "06" if step.index <= 11 else "07")
+    print(f"{step.index:>4}  {label:24s} {step.paper_top1:11.2f} {step.paper_gflops:12.2f}   {where}")
+print("paper: ImageNet-1K, Table 10 (GFLOPs as counted; two typos of the paper are corrected, see notebook 08)")
+
+# %% [markdown]
+# Move the slider to walk the roadmap: each step's change, its block, its cost per stage, and how it
+# differs from the step before. (On GitHub, without a running kernel, you see a still picture.)
+
+# %%
+cl.roadmap_explorer()
+
+# %% [markdown]
+# ## How to read the series
+#
+# | notebook | roadmap steps |
+# | --- | --- |
+# | 01 ResNet-50 | 0: the starting point, built by hand and proved equal to torchvision's |
+# | 02 training recipe | 1: AdamW, warmup + cosine, Mixup, CutMix, RandAugment, label smoothing, ... |
+# | 03 macro design | 2-3: stage ratio, patchify stem |
+# | 04 ResNeXt-ify | 4-5: depthwise conv, width 96 |
+# | 05 inverted bottleneck | 6 |
+# | 06 large kernels | 7-11: move the depthwise conv up, kernel 3..11, receptive fields |
+# | 07 micro design | 12-15: GELU, fewer activations, fewer norms, BN -> LN |
+# | 08 ConvNeXt | 16: separate downsampling; equality with torchvision; the family |
+# | 09 FLOPs are not speed | measured throughput of the steps |
+# | 10 pretrained ConvNeXt | using and fine-tuning published weights |
+#
+# Every step notebook follows the same pattern: where we are -> what changes and why -> the change in
+# code (a few lines) -> count it, next to the paper -> train it (sized by your profile) -> where we are
+# now -> exercises that check themselves. Numbers from the paper and numbers from us are always labelled.
