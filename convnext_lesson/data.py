@@ -302,8 +302,9 @@ _PRELOADED: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 def preload(copy: DatasetCopy, split: str, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Every image of a split decoded once into memory: (uint8 N x 3 x size x size, int64 labels).
 
-    Decoding a JPEG costs more than a small network's step on a CPU, so small profiles
-    decode each image once (threads: PIL releases the GIL) and augment the tensors.
+    Decoding a JPEG costs more than a small network's step on a CPU (and Colab has two
+    cores to feed a GPU), so images are decoded once (threads: PIL releases the GIL)
+    and the tensors are augmented. Non-square images keep their central square.
     Kept per process, so many short runs (tests, a ladder) decode once.
     """
     key = (str(copy.root), split, size)

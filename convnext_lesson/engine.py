@@ -91,7 +91,8 @@ class StopRequest:
 def amp_dtype_for(device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    # bf16 natively from Ampere (compute capability 8.0) on; older GPUs (T4, V100) would only emulate it
+    return torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
 
 
 class Trainer:
@@ -278,6 +279,8 @@ class Trainer:
     def _should_stop(self, stop: StopRequest) -> bool:
         if not self.dist.enabled:
             return stop.requested
+        if self.step % LOSS_CHECK_EVERY and self.step != self.steps_per_epoch:
+            return False  # agreeing costs a GPU sync: ask every few steps
         flag = all_reduce_sum(torch.tensor([float(stop.requested)], device=self.device), self.dist)
         return flag.item() > 0  # every process stops at the same step
 

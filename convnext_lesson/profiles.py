@@ -37,7 +37,7 @@ class Profile:
     micro_batch: int | None = None  # None: the whole batch at once
     workers: int = 0  # DataLoader worker processes
     threads: int | None = None  # torch CPU threads while training (None: torch's default, one per core)
-    preload: bool = True  # decode every image once into memory (fast for small images)
+    preload: bool = True  # decode every image once into memory: Imagenette fits, and decoding is the CPU's bottleneck
     channels_last: bool = False
     compile: bool = False  # torch.compile the model
     max_steps_per_epoch: int | None = None  # cut epochs short (smoke only)
@@ -64,14 +64,15 @@ PROFILES = {
         "cpu", "a laptop without a GPU: every step scaled down (widths x0.5, depths x2/3) at 64 px, "
         "minutes per step on Imagenette",
         dataset="imagenette", image_size=64, epochs=10, batch_size=64, width_mult=0.5, depth_mult=2 / 3, workers=1),
+    # colab: sized by estimate, not yet measured on a T4 (issue 6 measures): ~400-500 img/s at 128 px with AMP,
+    # bounded by Colab's two CPU cores doing the augmentation -> ~30 s per Imagenette epoch
     "colab": Profile(
         "colab", "a Colab T4 (16 GB): the full-size networks at 128 px, about 10 minutes per step",
-        dataset="imagenette", image_size=128, epochs=5, batch_size=128, workers=2, preload=False,
-        channels_last=True),
+        dataset="imagenette", image_size=128, epochs=16, batch_size=128, workers=2, channels_last=True),
+    # full: placeholder sizes until issue 6 measures them; change epochs / image_size here
     "full": Profile(
-        "full", "an A100/H100: the full-size networks at a higher resolution (sized by measurement in issue 6)",
-        dataset="imagenette", image_size=160, epochs=20, batch_size=256, workers=8, preload=False,
-        channels_last=True),
+        "full", "an A100/H100: the full-size networks at 160 px (sizes to be set by measurement, issue 6)",
+        dataset="imagenette", image_size=160, epochs=40, batch_size=256, workers=12, channels_last=True),
 }
 
 

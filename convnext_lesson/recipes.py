@@ -127,10 +127,11 @@ def param_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: boo
 
 
 def make_optimizer(model: nn.Module, recipe: Recipe, fused: bool = False) -> torch.optim.Optimizer:
+    """SGD with momentum or AdamW (``fused``: AdamW's single-kernel GPU implementation)."""
     groups = param_groups(model, recipe.weight_decay, recipe.decay_norm_and_bias)
-    extra = {"fused": True} if fused else {}  # one kernel for all parameters on a GPU
     if recipe.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum, **extra)
+        return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum)
+    extra = {"fused": True} if fused else {}  # one kernel for all parameters on a GPU
     return torch.optim.AdamW(groups, lr=recipe.lr, betas=recipe.betas, **extra)
 
 

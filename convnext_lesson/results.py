@@ -166,6 +166,10 @@ def summary_table(records: list[dict]) -> str:
     for r in sorted(records, key=lambda r: (r["step"], r["seed"])):
         lines.append(f"| {r['step']} | {r.get('step_label', r.get('step_name', ''))} | {r['params'] / 1e6:.2f}M | "
                      f"{r['gflops']['trained_resolution']:.3f} | {r['top1']:.1f}% | {r['epochs']} | "
-                     f"{r['image_size']} | {r['wall_time_s'] / 60:.1f} min | {r.get('paper_top1', '')} | "
+                     f"{r['image_size']} | {_duration(r['wall_time_s'])} | {r.get('paper_top1', '')} | "
                      f"{r.get('paper_gflops', '')} |")
     return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
