@@ -31,7 +31,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 # The notebook the test opens. None: the test writes a small one that shows roadmap_explorer(). Point it
 # at a course notebook (e.g. ROOT / "notebooks" / "00_setup_and_tour.ipynb") to test that one: every
 # cell runs, and its first roadmap explorer is the one moved.
-NOTEBOOK: Path | None = None
+NOTEBOOK: Path | None = ROOT / "notebooks" / "00_setup_and_tour.ipynb"
 SCREENSHOT = ROOT / "build" / "screenshots" / "explorer.png"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
@@ -81,6 +81,7 @@ def start_lab(root_dir: Path, home: Path) -> tuple[subprocess.Popen, str]:
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(settings),
                JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), IPYTHONDIR=str(home / "ipython"),
                # the kernel runs this checkout's package, with this interpreter
+               CONVNEXT_LESSON_PROFILE="smoke", CONVNEXT_LESSON_RUNS=str(home / "runs"),  # the notebook's data cells: tiny sample
                PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
                PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     port = free_port()

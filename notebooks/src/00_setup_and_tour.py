@@ -96,6 +96,13 @@ print("paper: ImageNet-1K, Table 10 (GFLOPs as counted; two typos of the paper a
 cl.roadmap_explorer()
 
 # %% [markdown]
+# A taste of notebook 06: ConvNeXt's 7x7 depthwise kernels see further than ResNet's 3x3. The *effective*
+# receptive field is measured from gradients: how much each input pixel moves the centre output.
+
+# %%
+cl.kernel_explorer()
+
+# %% [markdown]
 # ## How to read the series
 #
 # | notebook | roadmap steps |
