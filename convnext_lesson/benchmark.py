@@ -150,3 +150,58 @@ def show_reference_throughput(path=REFERENCE_THROUGHPUT) -> None:
     for row in table["rows"]:
         print(f"{row['step']:>4} {row['label']:22s} {row['train']:12.0f} {row['inference']:12.0f} "
               f"{row.get('train_compiled', float('nan')):15.0f} {row.get('peak_memory_mib', float('nan')):9.0f}")
+
+
+def _provenance(device: torch.device, **sizes) -> dict:
+    from .results import environment, git_state
+
+    commit, dirty = git_state()
+    return {**environment(device), "git_commit": commit, "git_dirty": dirty, **sizes}
+
+
+def throughput_study(steps=None, *, batch_size: int = 128, image_size: int = 224, repeats: int = 20,
+                     compile: bool = True, device: str | None = None, regime: str = "resnet50",
+                     warmup: int = 5, iters_per_repeat: int = 5, log=print) -> dict:
+    """Training and inference images/s of every step (bf16 autocast and channels-last on CUDA), eager and
+    compiled, with peak memory; and torchvision's ResNet-50 and ConvNeXt-T in the same harness."""
+    import torchvision
+
+    from .roadmap import build_model, get_step, roadmap_steps
+
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    chosen = [get_step(s, regime) for s in steps] if steps is not None else list(roadmap_steps(regime))
+    sizes = dict(batch_size=batch_size, image_size=image_size, repeats=repeats)
+
+    def measure(make_model) -> dict:
+        row = {}
+        for mode in MODES:
+            for compiled in ((False, True) if compile else (False,)):
+                model = make_model()
+                result = measure_throughput(model, mode=mode, device=dev, compile=compiled, warmup=warmup,
+                                            iters_per_repeat=iters_per_repeat, **sizes)
+                key = mode if not compiled else f"{mode}_compiled"
+                row[key] = result.images_per_s
+                row[f"{key}_spread"] = result.spread
+                if mode == "train" and not compiled:
+                    row["peak_memory_mib"] = result.peak_memory_mib
+                del model
+                if dev.type == "cuda":
+                    torch.cuda.empty_cache()
+        return row
+
+    rows = []
+    for step in chosen:
+        row = {"step": step.index, "label": step.label, **measure(lambda: build_model(step, regime=regime))}
+        rows.append(row)
+        log(f"step {step.index:2d} {step.label:22s} train {row['train']:8.1f} img/s, inference {row['inference']:8.1f}")
+    reference = {}
+    for ours_step, name in ((0, "resnet50"), (16, "convnext_tiny")):
+        theirs = measure(getattr(torchvision.models, name))
+        ours = next((r for r in rows if r["step"] == ours_step), None) or measure(lambda: build_model(ours_step))
+        reference[name] = {"ours_step": ours_step, "torchvision": theirs,
+                           "ratio": {k: ours[k] / theirs[k] for k in theirs if not k.endswith("spread")
+                                     and k != "peak_memory_mib" and theirs[k]}}
+        log(f"{name}: ours / torchvision = " + ", ".join(f"{k} {v:.3f}" for k, v in reference[name]["ratio"].items()))
+    dtype = "bfloat16 autocast" if dev.type == "cuda" else "float32"
+    return {"provenance": _provenance(dev, dtype=dtype, channels_last=True, regime=regime, **sizes),
+            "rows": rows, "torchvision_comparison": reference}
