@@ -149,7 +149,7 @@ def show_reference_throughput(path=REFERENCE_THROUGHPUT) -> None:
           f"{'peak MiB':>9s}")
     for row in table["rows"]:
         print(f"{row['step']:>4} {row['label']:22s} {row['train']:12.0f} {row['inference']:12.0f} "
-              f"{row.get('train_compiled', float('nan')):15.0f} {row.get('peak_memory_mib', float('nan')):9.0f}")
+              f"{row.get('train_compiled') or float('nan'):15.0f} {row.get('peak_memory_mib') or float('nan'):9.0f}")
 
 
 def _provenance(device: torch.device, **sizes) -> dict:
