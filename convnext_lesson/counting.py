@@ -115,11 +115,13 @@ class StepCount:
 @lru_cache(maxsize=None)
 def count_step(step: int, regime: str = "resnet50", image_size: int = 224) -> StepCount:
     """Count one roadmap step (cached: counting takes a second or so on a CPU)."""
+    from .receptive_field import one_thread
     from .roadmap import build_model, get_step
 
     s = get_step(step, regime)
-    model = build_model(s, regime=regime)
-    report = flop_report(model, image_size)
+    with one_thread():  # batch-1 tracing is small work: a second thread only waits (5x slower on a busy CPU)
+        model = build_model(s, regime=regime)
+        report = flop_report(model, image_size)
     return StepCount(s.index, s.name, s.label, s.adopted, count_params(model), report.total("paper"),
                      report.total("fvcore"), s.paper_gflops, s.paper_top1, report.by_part("paper"), s.note)
 
