@@ -1,0 +1,157 @@
+# %% [markdown]
+# # 05 · The inverted bottleneck (step 6)
+#
+# **Where we are.** After notebook 04 (step 5) the network has Swin-T's stage ratio, a patchify stem,
+# a depthwise 3x3 conv in every block and Swin-T's widths, 96 to 768. Its block is still ResNet's
+# bottleneck: wide -> narrow -> wide, e.g. 384 -> 96 channels (1x1), the depthwise 3x3 on 96, then back
+# to 384 (1x1).
+#
+# **What changes now.** Every Transformer block ends in an MLP whose hidden layer is **4x wider** than
+# its input: narrow -> wide -> narrow (96 -> 384 -> 96 in Swin-T's first stage). MobileNetV2 made the same
+# shape popular in ConvNets, the *inverted bottleneck*, with the depthwise conv in the wide middle. Step 6
+# turns every block inside out: 1x1 conv d -> 4d, depthwise 3x3 on 4d, 1x1 conv 4d -> d, with d = 96, 192,
+# 384, 768. The tensor that flows from block to block (through the shortcuts) is now the narrow one.
+#
+# **You will:** see the block before and after · find out why FLOPs go *down* although the depthwise
+# conv now works on 4x the channels · train step 6 · write the inverted bottleneck yourself.
+
+# %%
+import importlib.util, subprocess, sys
+if importlib.util.find_spec("convnext_lesson") is None:  # on Colab: install the course package once
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/convnext-lesson/convnext-lesson"], check=True)
+import torch
+from torch import nn
+import convnext_lesson as cl
+cl.setup_notebook()
+
+# %% [markdown]
+# ## The change
+#
+# | block | channels, in -> 1x1 -> spatial -> 1x1 -> out (stage 1) |
+# | --- | --- |
+# | ResNet bottleneck (step 5) | 384 -> 96 -> depthwise 3x3 on 96 -> 384 |
+# | Transformer MLP (Swin-T) | 96 -> 384 -> 96 (no spatial layer) |
+# | inverted bottleneck (step 6) | 96 -> 384 -> depthwise 3x3 on 384 -> 96 |
+#
+# In the course's configuration it is one field, `block`:
+
+# %% tags=["nbval-check-output"]
+cl.lesson.show_change(6)
+print(cl.build_model(6).stages[0].blocks[1])
+
+# %% [markdown]
+# A repeated block of stage 1, before and after (orange: the depthwise conv):
+
+# %%
+from convnext_lesson.layer_costs import draw_blocks, print_block_costs, print_flops_by_kind, stage_flops
+
+draw_blocks([5, 6]);
+
+# %% [markdown]
+# ## Count it
+
+# %% tags=["nbval-check-output"]
+cl.lesson.step_table([5, 6])
+
+# %% [markdown]
+# Fewer FLOPs and fewer parameters, and in the paper a slightly better network (80.50 -> 80.64). That
+# is surprising at first: the depthwise conv now runs on 4x the channels. Layer by layer, a repeated
+# block of stage 1 (56x56):
+
+# %% tags=["nbval-check-output"]
+for index in (5, 6):
+    block = cl.build_model(index).stages[0].blocks[1]
+    print_block_costs(block, (block.conv1.in_channels, 56, 56), f"step {index}, a repeated block of stage 1:")
+
+# %% [markdown]
+# The two 1x1 convs cost the same in both blocks (a 1x1 conv between 96 and 384 channels, either
+# direction). The depthwise conv does cost 4x more, but it was tiny, so the repeated blocks barely
+# change. The saving is elsewhere: by kind of layer, for the whole network,
+
+# %% tags=["nbval-check-output"]
+print_flops_by_kind([5, 6])
+
+# %% [markdown]
+# it is the **shortcut convs**. The first block of stages 2-4 halves the resolution and changes the
+# channel count, so its shortcut is a 1x1 stride-2 conv from the previous stage's output to this stage's.
+# In step 5 the blocks' outputs are the wide tensors (4 x 96 = 384 channels in stage 1, ..., 3072 in
+# stage 4), in step 6 the narrow ones (96, ..., 768): each shortcut conv shrinks 16-fold. Stage 1's first
+# block even loses its shortcut conv (the stem's 96 channels are already the block's 96). The classifier
+# shrinks too: it now reads 768 features instead of 3072. The first block of stage 2, before and after:
+
+# %%
+draw_blocks([5, 6], stage=1, first_block=True);
+
+# %% [markdown]
+# Per stage, step 6 (blue) against step 5 (dashed): the stages whose first block has a strided shortcut
+# (2, 3 and 4) get cheaper, stage 1 barely changes.
+
+# %%
+cl.diagrams.draw_stage_compute(stage_flops(6), compare=stage_flops(5), compare_label="step 5");
+
+# %% [markdown]
+# ## Train it
+#
+# Step 6, and step 5 beside it for comparison (if you ran notebook 04 with the same profile, step 5 is
+# loaded from its run folder instead of trained again). Sized by your profile; under the `smoke` profile
+# this only proves the code runs and the accuracy means nothing.
+
+# %%
+run5 = cl.train(5)
+
+# %%
+run6 = cl.train(6)
+
+# %%
+cl.lesson.plot_history(run5, run6)
+
+# %% [markdown]
+# ## Where we are
+#
+# The paper's roadmap up to step 6 (left) and your runs (right; compare your steps with each other, not
+# with the paper's ImageNet numbers).
+
+# %%
+cl.lesson.roadmap_so_far(6, [run5, run6])
+
+# %% [markdown]
+# ## Exercises
+#
+# **1. Write the inverted bottleneck.** Complete `MyInvertedBottleneck(dim, expansion, kernel)`, the
+# block of step 6 with an identity shortcut:
+# 1x1 conv `dim -> expansion * dim`, BatchNorm, ReLU ·
+# depthwise `kernel x kernel` conv on `expansion * dim` channels (padding `kernel // 2`), BatchNorm, ReLU ·
+# 1x1 conv back to `dim`, BatchNorm · add the block's input · ReLU.
+# No conv has a bias (BatchNorm follows each). The check builds yours, compares its parameter count with
+# the course's step-6 block, copies that block's weights into yours (layer by layer, whatever you named
+# them) and compares the outputs.
+
+# %%
+class MyInvertedBottleneck(nn.Module):
+    def __init__(self, dim, expansion=4, kernel=3):
+        super().__init__()
+        # your code here: the layers
+
+    def forward(self, x):
+        return None  # your code here
+
+cl.exercises.check("05.inverted_block", MyInvertedBottleneck)
+
+# %% [markdown]
+# **2. Count a block by hand.** Write `inverted_block_macs(dim, expansion, kernel, size)`: the
+# multiply-accumulates of the convs of one repeated inverted bottleneck block (stride 1) on a
+# `size` x `size` input. Use the layer-by-layer table above to check your formula, then compare it with
+# the same formula for a ResNet bottleneck of the same stage: which is cheaper for `kernel = 7`?
+
+# %%
+def inverted_block_macs(dim, expansion, kernel, size):
+    return None  # your code here
+
+cl.exercises.check("05.inverted_block_macs", inverted_block_macs)
+
+# %% [markdown]
+# Stuck? `cl.exercises.solution("05.inverted_block")` prints a worked solution.
+#
+# **Next:** notebook 06 moves the depthwise conv to the top of the block, where it works on the narrow
+# tensor, and then makes its kernel large, like Swin's 7x7 attention windows.

@@ -1,0 +1,229 @@
+# %% [markdown]
+# # 06 · Large kernels (steps 7-11)
+#
+# **Where we are.** After notebook 05 (step 6) every block is an inverted bottleneck: 1x1 conv d -> 4d,
+# depthwise 3x3 conv on 4d, 1x1 conv 4d -> d. The network costs 4.64 GFLOPs and reaches 80.64 in the
+# paper.
+#
+# **What changes now.** A Swin Transformer block mixes space inside 7x7 windows of tokens (a Vision
+# Transformer, over the whole image); ConvNets have used 3x3 kernels ever since VGG showed that stacked
+# 3x3 convs see as far as one large kernel. The paper asks whether ConvNets should look wider per layer
+# too. Two steps: first **move the depthwise conv up** to the top of the block (step 7), where it is cheap
+# enough to grow; then **grow its kernel** from 3 to 5, 7, 9 and 11 (steps 8-11). Kernel 7 is adopted;
+# 5, 9 and 11 are branches the paper tried and did not keep.
+#
+# **You will:** see why moving the conv up saves FLOPs · predict the cost of a 9x9 kernel before counting
+# it · count the kernel sweep against the paper · see how far a unit looks, in theory and in practice
+# (effective receptive fields) · train steps 7 and 9 and one branch.
+
+# %%
+import importlib.util, subprocess, sys
+if importlib.util.find_spec("convnext_lesson") is None:  # on Colab: install the course package once
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/convnext-lesson/convnext-lesson"], check=True)
+import torch
+from torch import nn
+import convnext_lesson as cl
+cl.setup_notebook()
+
+# %% [markdown]
+# ## Step 7: move the depthwise conv up
+#
+# In a Transformer block the spatial mixer, self-attention, comes *before* the MLP, and the MLP does the
+# wide 4x work. ConvNeXt copies that order: the depthwise conv (its spatial mixer) moves to the top of
+# the block and works on the block's narrow input (d channels), followed by the two 1x1 convs
+# d -> 4d -> d (its MLP). The expensive, wide part is left to the 1x1 convs, which hardware runs well.
+
+# %% tags=["nbval-check-output"]
+cl.lesson.show_change(7)
+print(cl.build_model(7).stages[0].blocks[1])
+
+# %%
+from convnext_lesson.layer_costs import draw_blocks, print_block_costs, print_flops_by_kind, stage_flops
+
+draw_blocks([6, 7]);
+
+# %% [markdown]
+# ### Count it
+
+# %% tags=["nbval-check-output"]
+cl.lesson.step_table([6, 7])
+print()
+print_flops_by_kind([6, 7])
+
+# %% [markdown]
+# Two savings, one expected and one less so. The depthwise convs now work on d instead of 4d channels,
+# so the "spatial convs" row shrinks about fourfold. But most of the saving is in the **1x1 convs**: in
+# the first block of stages 2-4 it is the depthwise conv that strides by 2, and now that it comes first,
+# the expanding 1x1 conv after it runs on a quarter of the pixels. The first block of stage 2, before and
+# after:
+
+# %%
+draw_blocks([6, 7], stage=1, first_block=True);
+
+# %% [markdown]
+# Conv by conv, with the resolution each one works at:
+
+# %% tags=["nbval-check-output"]
+for index in (6, 7):
+    block = cl.build_model(index).stages[1].blocks[0]
+    print_block_costs(block, (96, 56, 56), f"step {index}, first block of stage 2 (input 96 ch, 56x56):")
+
+# %% [markdown]
+# Per stage, step 7 (blue) against step 6 (dashed): stages 2-4 lose the cost of their first block's
+# expanding conv at full resolution.
+
+# %%
+cl.diagrams.draw_stage_compute(stage_flops(7), compare=stage_flops(6), compare_label="step 6");
+
+# %% [markdown]
+# In the paper this step costs accuracy for now (80.64 -> 79.92): it is what makes the large kernels
+# affordable, and they are what pays it back.
+
+# %% [markdown]
+# ## Steps 8-11: the kernel sweep
+#
+# Each step changes one number, the depthwise kernel size:
+
+# %% tags=["nbval-check-output"]
+cl.lesson.show_change(9)
+
+# %% [markdown]
+# Steps 8 (kernel 5), 10 (kernel 9) and 11 (kernel 11) are branches: the paper tried them from the same
+# network and went on from kernel 7 (step 9), so the configs of steps 10 and 11 are step 9's with another
+# kernel.
+#
+# **Exercise 1 (predict first).** How much does a 9x9 kernel cost? You have step 7's FLOPs by kind of
+# layer in the table above (kernel 3). Write `predict_gflops(kernel_size)`: the GFLOPs (paper convention,
+# 224x224) of step 7 with its depthwise kernel changed to `kernel_size`, from those numbers only. The
+# check compares your prediction for kernel 9 with the counted network (within 0.01 GFLOPs), then does
+# the same for 5, 7 and 11.
+
+# %%
+def predict_gflops(kernel_size):
+    return None  # your code here
+
+cl.exercises.check("06.predict_kernel_gflops", predict_gflops)
+
+# %% [markdown]
+# Now counted, all five kernel sizes (the branches marked):
+
+# %% tags=["nbval-check-output"]
+cl.lesson.step_table([7, 8, 9, 10, 11])
+print()
+print_flops_by_kind([7, 11])
+
+# %% [markdown]
+# Only the "spatial convs" row moves: a depthwise conv costs channels x k x k per pixel, so it grows
+# with the square of the kernel, but it started so small that even 11x11 adds little to the total.
+# The parameters grow a little too, for the same reason. In the paper the accuracy rises from kernel 3 to 7 and then stops
+# (80.57 for both 7 and 9, 80.47 for 11): the benefit **saturates at 7x7**, the size of Swin's windows,
+# so the paper keeps kernel 7.
+
+# %% [markdown]
+# ## How far does a unit look? Receptive fields
+#
+# **In theory.** The *theoretical receptive field* of a unit is the input window it can see at all. One
+# kxk conv sees k pixels across; a second one on top adds k - 1 more; a stride multiplies what every
+# later layer adds (it works on a coarser grid). Walking the network's main path (stem, then each
+# block's convs), for the unit at the end of each stage, in pixels of the input:
+
+# %% tags=["nbval-check-output"]
+from convnext_lesson.receptive_field import (KERNEL_STEPS, draw_receptive_field_sweep, kernel_config,
+                                             receptive_field_sweep, theoretical_receptive_field)
+
+print(f"{'kernel':>6} {'step':>5}   theoretical receptive field at the end of stage 1, 2, 3, 4 (px)")
+for k, index in KERNEL_STEPS.items():
+    sides = [theoretical_receptive_field(kernel_config(k), stage) for stage in range(4)]
+    print(f"{k:>4}x{k:<2d}{index:5d}   " + "  ".join(f"{side:5d}" for side in sides))
+
+# %% [markdown]
+# (Receptive fields depend on kernels, strides and depth, not on the widths, so this uses
+# `kernel_config(k)`: step 7's network with kernel k and narrower stages.) Even with 3x3 kernels a unit
+# at the end of stage 3 can in theory see more than the whole 224x224 image. So why would larger kernels
+# help?
+#
+# **In practice.** The *effective* receptive field (Luo et al., 2016) measures where the input actually
+# moves a unit: the gradient of the unit with respect to the input pixels. Below, the centre unit of
+# stage 2, for each kernel size (random weights, averaged over a few networks and random 128x128 images;
+# log colour scale, the blue square holds 90% of the gradient; the checkered pattern is an imprint of the
+# strided layers):
+
+# %%
+fields = receptive_field_sweep()
+draw_receptive_field_sweep(fields);
+
+# %%
+print(f"{'kernel':>6}  theoretical  effective: square holding 50% / 90% of the gradient (stage 2, px)")
+for k, field in fields.items():
+    print(f"{k:>4}x{k:<2d} {field.theoretical:8d}      {2 * field.radius(0.5) + 1:10d} / {2 * field.radius(0.9) + 1:d}")
+
+# %% [markdown]
+# The effective field is a small part of the theoretical one: the gradient is concentrated near the
+# centre and fades towards the edges, because far pixels reach the unit along few paths through the
+# stacked layers. A larger kernel widens it directly, layer by layer. That is the ConvNet's way to the
+# larger windows of a Transformer.
+#
+# Explore it yourself: move the slider (kernel 3 to 11). For each kernel the explorer shows the
+# effective receptive field next to kernel 3's, the theoretical one, and the full network's parameters
+# and GFLOPs beside the paper's.
+
+# %%
+cl.kernel_explorer()
+
+# %% [markdown]
+# ## Train it
+#
+# Step 7 (kernel 3), step 9 (kernel 7, adopted) and one branch, step 11 (kernel 11), all sized by your
+# profile. Under the `smoke` profile this only proves the code runs: the images are 32 px, smaller
+# than some of the kernels' reach, and the accuracy means nothing.
+
+# %%
+run7 = cl.train(7)
+
+# %%
+run9 = cl.train(9)
+
+# %%
+run11 = cl.train(11)
+
+# %%
+cl.lesson.plot_history(run7, run9, run11)
+
+# %% [markdown]
+# ## Where we are
+#
+# The paper's roadmap up to step 11 (left): the branches (kernel 5, 9, 11) are hollow markers, off the
+# line of adopted steps. Your runs on the right (compare them with each other, not with the paper's
+# ImageNet numbers).
+
+# %%
+cl.lesson.roadmap_so_far(11, [run7, run9, run11])
+
+# %% [markdown]
+# ## Exercises
+#
+# Exercise 1 is above (predict the GFLOPs of kernel 9).
+#
+# **2. The theoretical receptive field.** Write `receptive_field(layers)`: the side, in input pixels, of
+# the theoretical receptive field of one unit after a stack of convs, given as a list of
+# `(kernel, stride)` pairs from the input up. For example, two 3x3 convs with stride 1,
+# `[(3, 1), (3, 1)]`, see 5 pixels. The check measures the answer on real stacks of convs (which input
+# pixels get a gradient from one output unit).
+
+# %%
+def receptive_field(layers):
+    return None  # your code here
+
+cl.exercises.check("06.receptive_field", receptive_field)
+
+# %% [markdown]
+# Then try it on the start of step 9's network: the 4x4 stride-4 stem, three blocks with a 7x7
+# depthwise conv (1x1 convs add nothing), and the first block of stage 2, whose 7x7 conv strides by 2:
+# `receptive_field([(4, 4)] + [(7, 1)] * 3 + [(7, 2)])`. Compare with
+# `theoretical_receptive_field(kernel_config(7), stage=1)`, which goes on through stage 2's other blocks.
+#
+# Stuck? `cl.exercises.solution("06.receptive_field")` prints a worked solution.
+#
+# **Next:** notebook 07 turns to the micro design, the small things inside the block: GELU instead of
+# ReLU, fewer activations and norms, and LayerNorm instead of BatchNorm.
