@@ -1,0 +1,495 @@
+# %% [markdown]
+# # 02 · The training recipe (step 1)
+#
+# **Where we are.** Notebook 01 built ResNet-50 and trained it the 2015 way: roadmap step 0, 76.13% top-1 on
+# ImageNet in the paper. Before the paper changes a single layer, it changes *how the network is trained*.
+# Vision Transformers (DeiT, Swin) came with a much heavier training recipe than ResNet had, and part of
+# their advantage was the recipe, not the architecture. So the paper retrains the **same** ResNet-50 with
+# that modern recipe: 76.13 -> 78.82 (+2.7 points), the biggest single gain of the whole roadmap. From here
+# on every step uses this recipe, so that each later change is judged fairly.
+#
+# **You will:** meet each ingredient of the modern recipe (AdamW, warmup + cosine, long schedules, Mixup,
+# CutMix, RandAugment, Random Erasing, label smoothing, stochastic depth, EMA), see the augmentations on real
+# images, see how the course shrinks the recipe for short runs, train steps 0 and 1, ablate a few ingredients,
+# and do three exercises.
+
+# %% [markdown]
+# Run the next cell first. On Colab it installs the course package (Colab's own PyTorch stays as it is);
+# everywhere it tells you which device and which *profile* (how big training runs are) this notebook uses.
+
+# %%
+import importlib.util, subprocess, sys
+if importlib.util.find_spec("convnext_lesson") is None:  # on Colab: install the course package once
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "git+https://github.com/convnext-lesson/convnext-lesson"], check=True)
+import torch
+from torch import nn
+import convnext_lesson as cl
+cl.setup_notebook()
+
+# %% [markdown]
+# ## What changes: nothing in the network
+#
+# Step 1 is the first step whose configuration is *identical* to its parent's. Only the recipe differs:
+
+# %% tags=["nbval-check-output"]
+cl.lesson.show_change(1)
+print("same configuration as step 0:", cl.get_step(1).config == cl.get_step(0).config)
+
+# %% [markdown]
+# Both recipes live in `convnext_lesson/recipes.py` as a `Recipe` (a frozen dataclass, one field per
+# setting). Side by side, with the paper's values (Table 5 of the paper for the modern one):
+
+# %% tags=["nbval-check-output"]
+from convnext_lesson import recipes
+import convnext_lesson.recipe_demo as rd
+
+old, new = cl.get_recipe("original"), cl.get_recipe("modern")
+
+def schedule_text(r):
+    if r.schedule == "step":
+        return f"lr x{r.gamma} at " + ", ".join(f"{m:.0%}" for m in r.milestones) + " of the run"
+    return f"linear warmup {r.warmup_fraction:.1%} of the run, cosine to {r.min_lr:g}"
+
+rows = [
+    ("optimizer", f"SGD, momentum {old.momentum}", f"AdamW, betas {new.betas}"),
+    ("learning rate", f"{old.lr:g} at batch {old.base_batch}", f"{new.lr:g} at batch {new.base_batch}"),
+    ("weight decay", f"{old.weight_decay:g} on everything", f"{new.weight_decay:g}, not on norms/biases/scales"),
+    ("schedule (per iteration)", schedule_text(old), schedule_text(new)),
+    ("random-resized crop", f"area {old.crop_scale}, {old.interpolation}", f"area {new.crop_scale}, {new.interpolation}"),
+    ("RandAugment (ops, magnitude)", str(old.randaugment or "-"), str(new.randaugment)),
+    ("Mixup / CutMix alpha", "-", f"{new.mixup_alpha} / {new.cutmix_alpha}, one of them on every batch"),
+    ("Random Erasing", "-", f"probability {new.random_erasing}"),
+    ("label smoothing", "-", f"{new.label_smoothing}"),
+    ("stochastic depth (last block)", "-", f"{new.drop_path}"),
+    ("EMA of the weights", "-", "off in the roadmap (0.9999 for the final models)"),
+    ("epochs on ImageNet (paper)", "90", "300"),
+]
+print(f"{'setting':30s} {'original (step 0)':34s} modern (steps 1-16)")
+for name, a, b in rows:
+    print(f"{name:30s} {a:34s} {b}")
+
+# %% [markdown]
+# The rest of this notebook takes these ingredients one at a time.
+
+# %% [markdown]
+# ## 1. AdamW, and which parameters get weight decay
+#
+# **Adam** keeps, for every parameter, running averages of its gradient and of its squared gradient, and
+# divides the one by the square root of the other: each parameter gets its own step size, so layers whose
+# gradients are tiny still move. **AdamW** ("decoupled weight decay") shrinks the weights directly,
+# `w <- w - lr * wd * w`, instead of adding `wd * w` to the gradient, where Adam's division would rescale
+# it differently for every parameter. The paper uses weight decay 0.05, 500 times SGD's 1e-4 (AdamW's
+# decay is multiplied by its much smaller learning rate).
+#
+# Weight decay is meant for the many weights of the conv and linear layers. The small per-channel
+# parameters (biases, the scale and shift of every norm layer, ConvNeXt's layer scale) are left alone:
+# there are few of them, and pulling a norm's scale towards zero would simply turn its channel down. The
+# package's `recipes.param_groups` makes the two groups; here is the split for ResNet-50 (step 1) and, for
+# comparison, ConvNeXt-T (step 16), by kind of parameter. (The models are built on PyTorch's `meta` device:
+# shapes only, no memory and no time spent on random initialisation.)
+
+# %% tags=["nbval-check-output"]
+from collections import Counter
+
+for step in (1, 16):
+    with torch.device("meta"):
+        model = cl.build_model(step)
+    params = dict(model.named_parameters())
+    print(f"step {step} ({cl.count_params(model):,} parameters)")
+    for group, names in rd.decay_split(model, new).items():
+        kinds = Counter(rd.parameter_kind(model, n) for n in names)
+        count = sum(params[n].numel() for n in names)
+        print(f"  {group:9s} {len(names):3d} tensors, {count:>10,} parameters ({count / cl.count_params(model):6.2%}): "
+              + ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items())))
+
+# %% [markdown]
+# More than 99% of the parameters are decayed; the no-decay group is well over a hundred tiny tensors. The
+# package's rule is simply "decay only tensors with more than one dimension", plus an exception for layer
+# scale, which is stored with shape (C, 1, 1).
+
+# %% [markdown]
+# ## 2. Warmup and cosine decay, per iteration
+#
+# ResNet's recipe keeps the learning rate flat and divides it by 10 at fixed epochs. The modern recipe
+# starts it near zero and raises it linearly (**warmup**: at the start the network is random, Adam's
+# running averages are empty, and a full-size step can throw training off), then lets it fall along half
+# a **cosine** to almost zero at the very end. Both change the rate every iteration, not every epoch, so a
+# short run still gets a smooth curve.
+#
+# Below: the package's real scheduler (`recipes.make_scheduler`, stepped as the trainer steps it). Left,
+# the paper's two ImageNet runs (drawn with 10 iterations per epoch: the shape depends only on the
+# fractions of the run). Right, the two runs this notebook trains under your profile.
+
+# %%
+import matplotlib.pyplot as plt
+
+profile = cl.get_profile()
+per_epoch = rd.steps_per_epoch()
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.3))
+for name, epochs, batch in (("original", 90, 256), ("modern", 300, 4096)):
+    rates = rd.lr_per_iteration(cl.get_recipe(name).scaled(epochs, batch), epochs * 10)
+    left.plot([t / 10 for t in range(len(rates))], rates, label=f"{name}: {epochs} epochs, batch {batch}")
+left.set(title="the paper's runs (ImageNet)", xlabel="epoch", ylabel="learning rate", yscale="log")
+for name in ("original", "modern"):
+    epochs = profile.epochs_for(name)
+    recipe = cl.get_recipe(name).scaled(epochs, profile.batch_size)
+    rates = rd.lr_per_iteration(recipe, epochs * per_epoch)
+    right.plot([t / per_epoch for t in range(len(rates))], rates, ".-", ms=3,
+               label=f"{name}: {epochs} epochs x {per_epoch} iterations, batch {profile.batch_size}")
+right.set(title=f"this notebook's runs (profile {profile.name}, {profile.dataset})", xlabel="epoch",
+          yscale="log")
+for ax in (left, right):
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# (Log scale: each step down of the original recipe is a factor of 10.) A check of the paper-sized
+# modern schedule: the rate reaches the paper's 4e-3 when the 20 warmup epochs end, and ends at the
+# paper's minimum, 1e-6.
+
+# %% tags=["nbval-check-output"]
+rates = rd.lr_per_iteration(cl.get_recipe("modern").scaled(300, 4096), 3000)
+for epoch in (0, 10, 20, 160, 299.9):
+    print(f"epoch {epoch:5g}: lr {rates[round(epoch * 10)]:.3g}")
+
+# %% [markdown]
+# ## 3. Long schedules, and how the course shrinks the recipe
+#
+# The paper trains for 300 epochs where ResNet had 90. The heavy augmentation below makes every epoch
+# harder, so the network needs many more passes over the data to fit it. We cannot afford 300 epochs, and
+# the paper's settings are sized for 1.28 million images at batch 4096. `Recipe.scaled(epochs, batch)`
+# adapts the recipe to each run by one rule (read its docstring in `recipes.py`):
+#
+# * **learning rate** linear in the batch: SGD 0.1 x batch/256; AdamW 4e-3 x batch/4096 but at least
+#   `lr_floor` (AdamW's steps do not shrink with the batch the way SGD's do, and a tiny rate barely moves a
+#   short run);
+# * **warmup and the step milestones** keep their fractions of the run, counted in iterations;
+# * **augmentation and regularisation strength** `s = min(1, epochs / full_strength_epochs)`: Mixup/CutMix
+#   and Random Erasing happen with probability x s, RandAugment's magnitude and stochastic depth scale by s,
+#   and the random crop's smallest area moves from 0.35 (s = 0) to the paper's 0.08 (s = 1).
+#
+# The last rule is the important one: a run of a few epochs *underfits*, and regularisation sized for 300
+# epochs only slows it down further. What the rule gives for every profile (each profile's dataset and
+# epochs; the original recipe runs `original_epoch_ratio` of the modern epochs):
+
+# %% tags=["nbval-check-output"]
+print(f"{'run':18s} {'epochs':>10s} {'batch':>5s} {'lr SGD':>7s} {'lr AdamW':>8s} │ {'s':>4s} {'mix p':>5s} "
+      f"{'RA mag':>6s} {'erase p':>7s} {'drop path':>9s} {'crop min':>8s}")
+runs = [("paper (ImageNet)", 90, 300, 256, 4096)]
+runs += [(p.name, p.epochs_for("original"), p.epochs_for("modern"), p.batch_size, p.batch_size)
+         for p in cl.profiles.PROFILES.values()]
+for name, e_old, e_new, b_old, b_new in runs:
+    o, m = cl.get_recipe("original").scaled(e_old, b_old), cl.get_recipe("modern").scaled(e_new, b_new)
+    print(f"{name:18s} {f'{e_old} / {e_new}':>10s} {b_new:5d} {o.lr:7.4f} {m.lr:8.4f} │ {m.strength:4.2f} "
+          f"{m.mix_prob:5.2f} {m.randaugment[1]:6d} {m.random_erasing:7.3f} {m.drop_path:9.3f} {m.crop_scale[0]:8.3f}")
+print("epochs: original / modern recipe; batch: both recipes; s: strength = min(1, epochs / 100).")
+
+# %% [markdown]
+# Your profile's two recipes, exactly as `cl.train` will use them below:
+
+# %%
+for name in ("original", "modern"):
+    print(recipes.describe(cl.get_recipe(name).scaled(profile.epochs_for(name), profile.batch_size)), "\n")
+
+# %% [markdown]
+# ## 4. Augmentation on real images
+#
+# Data augmentation shows the network a different version of each image at every epoch, so that it
+# cannot memorise the training set. The pictures below come from the dataset your profile trains on
+# (`imagenette-tiny`, the real sample shipped with the course, under `smoke`), pushed through the
+# package's own transforms (`recipes.train_transform`, torchvision's transforms v2), which is exactly what
+# `cl.train` runs. To see one ingredient at a time we switch the others off in a copy of the paper's full-
+# strength recipe (`Recipe.replace`), and show the images at 128 px.
+#
+# * **Random-resized crop + flip** (both recipes): a random part of the image, 8% to 100% of its area,
+#   stretched to the training size, mirrored half the time.
+# * **RandAugment** (modern): two operations drawn at random from a list (rotate, shear, translate,
+#   colour, contrast, brightness, sharpness, posterize, solarize, equalize, ...) at a fixed magnitude.
+# * **Random Erasing** (modern): with probability 0.25, a random rectangle is blanked (here to the dataset
+#   mean, which is 0 after normalisation). Forced to probability 1 below so that you see it.
+
+# %%
+SHOW = 128
+images, targets, names, dataset = rd.sample_images(n=4)
+paper = cl.get_recipe("modern").scaled(300, 4096)           # the paper's full-strength recipe
+only = dict(crop_scale=(1.0, 1.0), randaugment=None, random_erasing=0.0)   # everything off (a full-image "crop")
+variants = {
+    "random-resized crop\n+ flip": paper.replace(**{**only, "crop_scale": paper.crop_scale}),
+    "RandAugment\n(2 ops, magnitude 9)": paper.replace(**{**only, "randaugment": paper.randaugment}),
+    "Random Erasing\n(probability forced to 1)": paper.replace(**{**only, "random_erasing": 1.0}),
+}
+grid = {"original image": [recipes.eval_transform(SHOW, SHOW)(image) for image in images]}
+grid.update({label: [rd.augment(recipes.train_transform(r, SHOW), image, seed=i) for i, image in enumerate(images)]
+             for label, r in variants.items()})
+rd.show_grid(grid, names)
+plt.show()
+
+# %% [markdown]
+# A detail worth knowing if you compare with the paper's code: torchvision counts RandAugment's magnitude
+# on a scale of 0 to 30 (31 bins), timm (which the paper used) on a scale of 0 to 10. The same "magnitude 9"
+# is therefore milder here than in the paper. What the transform built above really does, for rotation:
+
+# %% tags=["nbval-check-output"]
+from torchvision.transforms import v2
+
+augment_op = next(t for t in recipes.train_transform(paper, SHOW).transforms if isinstance(t, v2.RandAugment))
+bins = augment_op.num_magnitude_bins
+print(f"torchvision RandAugment: magnitude {augment_op.magnitude} of {bins - 1} -> rotation up to "
+      f"{30 * augment_op.magnitude / (bins - 1):.0f} degrees")
+print(f"timm's rand-m9 (the paper's): magnitude 9 of 10 -> rotation up to {30 * 9 / 10:.0f} degrees")
+
+# %% [markdown]
+# ### Mixup and CutMix: mixing two images, and their labels
+#
+# These two work on a whole batch (`recipes.BatchMixer`, torchvision's `v2.MixUp` / `v2.CutMix`). Each
+# image is paired with another image of the batch and a fraction `lam` is drawn from a Beta(alpha, alpha)
+# distribution (alpha 0.8 for Mixup, 1.0 for CutMix, one `lam` per batch):
+#
+# * **Mixup** blends the two images pixel by pixel: `lam * image_a + (1 - lam) * image_b`;
+# * **CutMix** pastes a rectangle of image b, covering a fraction `1 - lam` of the area, into image a.
+#
+# In both, the *label* is mixed the same way: the target is no longer "tench" but "`lam` tench + `1 - lam`
+# church". The network is rewarded for seeing both objects in proportion. The modern recipe applies
+# one of the two (chosen at random) to every batch. The titles are the mixed labels `BatchMixer` returns:
+
+# %%
+batch = torch.stack(grid["original image"])
+labels = torch.tensor(targets)
+class_names = [rd.class_name(c) for c in dataset.classes]
+mixed = {}
+for label, r in (("Mixup", paper.replace(cutmix_alpha=0.0)), ("CutMix", paper.replace(mixup_alpha=0.0))):
+    torch.manual_seed(1)
+    mixed[label] = recipes.BatchMixer(r, len(class_names))(batch, labels)   # (images, soft labels)
+rd.show_grid({label: list(images_) for label, (images_, _) in mixed.items()},
+             [[rd.soft_label_text(t, class_names, sep="\n+ ") for t in soft] for _, soft in mixed.values()], size=2.3)
+plt.show()
+
+# %% [markdown]
+# ### What the network really sees under your profile
+#
+# The full pipeline of your profile's *scaled* recipe (section 3), at your profile's training resolution,
+# on eight training images as the trainer stores them (decoded once at `image_size / 0.875`), followed by the
+# batch mixer: this is what a batch of `cl.train(1)` looks like. Under
+# `smoke` the strength is tiny (3 epochs), so few images are erased or mixed, and the images are only
+# 32x32 pixels.
+
+# %%
+scaled = cl.get_recipe("modern").scaled(profile.epochs, profile.batch_size)
+stored, stored_labels = cl.data.preload(dataset, "train", cl.data.eval_resize(profile.image_size))  # as cl.train
+picks = [int((stored_labels == c).nonzero()[0, 0]) for c in range(8)]          # one image of 8 classes
+transform = recipes.train_transform(scaled, profile.image_size)
+x = torch.stack([rd.augment(transform, stored[i], seed=i) for i in picks])
+torch.manual_seed(0)
+x, y = recipes.BatchMixer(scaled, len(class_names))(x, stored_labels[picks])
+y = y if y.dim() == 2 else nn.functional.one_hot(y, len(class_names)).float()
+rd.show_grid({f"{profile.image_size} px": list(x)}, [rd.soft_label_text(t, class_names, sep="\n+ ") for t in y],
+             size=1.5)
+plt.show()
+
+# %% [markdown]
+# ## 5. Label smoothing: a softer target
+#
+# Cross-entropy against a one-hot target keeps pushing the correct logit up forever: the loss only reaches
+# zero at infinite confidence. **Label smoothing** with eps = 0.1 moves 10% of the target's mass onto all
+# classes evenly: the true class gets `1 - eps + eps/K`, every class `eps/K`. For our 10 classes and true
+# class 3:
+
+# %% tags=["nbval-check-output"]
+import torch.nn.functional as F
+
+eps, K = 0.1, 10
+y_true = torch.tensor([3])
+target = F.one_hot(y_true, K) * (1 - eps) + eps / K
+print("one-hot :", " ".join(f"{v:.2f}" for v in F.one_hot(y_true, K)[0].tolist()))
+print("smoothed:", " ".join(f"{v:.2f}" for v in target[0].tolist()))
+logits = torch.randn(1, K, generator=torch.Generator().manual_seed(0))
+by_hand = -(target * logits.log_softmax(1)).sum()
+print("cross-entropy against it == PyTorch's label_smoothing=0.1:",
+      torch.allclose(by_hand, F.cross_entropy(logits, y_true, label_smoothing=eps)))
+print(f"ImageNet (K = 1000): true class {1 - eps + eps / 1000:.4f}, every other class {eps / 1000:.4f}")
+
+# %% [markdown]
+# The trainer uses `nn.CrossEntropyLoss(label_smoothing=0.1)`, which smooths Mixup's and CutMix's soft
+# labels in the same way. The three targets side by side (the mixed one is the first Mixup image above):
+
+# %%
+mixup_target = mixed["Mixup"][1][0]
+fig, axes = plt.subplots(1, 3, figsize=(11, 2.4), sharey=True)
+for ax, (title, t) in zip(axes, (("one-hot (original recipe)", F.one_hot(labels[0], K).float()),
+                                 ("label smoothing 0.1", F.one_hot(labels[0], K) * (1 - eps) + eps / K),
+                                 ("Mixup, then smoothing", mixup_target * (1 - eps) + eps / K))):
+    ax.bar(range(K), t, color="#219ebc")
+    ax.set_xticks(range(K), class_names, rotation=60, ha="right", fontsize=7)
+    ax.set_title(title, fontsize=9)
+axes[0].set_ylabel("target probability")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## 6. Stochastic depth
+#
+# **Stochastic depth** (also called drop path) skips whole residual blocks at random while training: for
+# each image, a block's residual branch is dropped with probability `p` (the block passes its input through
+# unchanged) and otherwise scaled by `1 / (1 - p)`, so that its average contribution stays the same. At test
+# time every block runs. It trains an ensemble of shallower networks. The rate rises **linearly** with the
+# block's index, from 0 for the first block to the recipe's value for the last (0.1 for ConvNeXt-T, which
+# the package uses for every modern step): early blocks compute features everything else needs; late
+# blocks can be skipped more safely. The rates of full-size ResNet-50's 16 blocks:
+
+# %% tags=["nbval-check-output"]
+with torch.device("meta"):
+    model = cl.build_model(1, drop_path=new.drop_path)
+rates = rd.drop_path_rates(model)
+start = 0
+for i, depth in enumerate(model.config.depths):
+    print(f"stage {i + 1}: " + "  ".join(f"{r:.3f}" for r in rates[start:start + depth]))
+    start += depth
+
+# %%
+fig, ax = plt.subplots(figsize=(7, 2.3))
+colors = [f"C{i}" for i, depth in enumerate(model.config.depths) for _ in range(depth)]
+ax.bar(range(1, len(rates) + 1), rates, color=colors)
+ax.set(xlabel="block (colour: stage)", ylabel="drop rate", title="stochastic depth of ResNet-50's 16 blocks")
+ax.set_xticks(range(1, len(rates) + 1))
+plt.show()
+
+# %% [markdown]
+# What one block with `p = 0.5` does to a batch of eight images in training mode: some rows of its residual
+# branch are zeroed, the others doubled (torchvision's `StochasticDepth`, which the package's blocks use).
+
+# %%
+from torchvision.ops import StochasticDepth
+
+torch.manual_seed(0)
+branch = torch.ones(8, 1, 1, 1)                 # stand-in for the residual branch of 8 images
+kept = StochasticDepth(0.5, "row").train()(branch).flatten()
+print("branch scale per image (training):", kept.tolist())
+print("at test time:", StochasticDepth(0.5, "row").eval()(branch).flatten().tolist())
+
+# %% [markdown]
+# ## 7. EMA of the weights, and why the roadmap turns it off
+#
+# An **exponential moving average** keeps a second copy of the weights, updated after every iteration as
+# `ema = decay * ema + (1 - decay) * weights`; it averages roughly the last `1 / (1 - decay)` iterations and
+# is often a little better than the final weights. The paper's final ConvNeXt models use decay 0.9999. But
+# its roadmap runs had EMA **off**, because "EMA severely hurts models with BatchNorm layers": a
+# BatchNorm network depends on running statistics of its activations, and an average of many past weight
+# settings need not match the statistics any of them produced. `cl.train(step, ema=True)` keeps an EMA
+# (weights and BatchNorm statistics averaged alike) and reports its accuracy beside the plain weights'. The
+# paper's 0.9999 averages about a tenth of its roughly 94,000 iterations; the package keeps that ratio for
+# short runs (`recipes.ema_decay_for`):
+
+# %% tags=["nbval-check-output"]
+for iterations in (36, 1_000, 10_000, 94_000):
+    decay = recipes.ema_decay_for(iterations)
+    print(f"a run of {iterations:>6,} iterations: decay {decay:.5f} (averages ~{1 / (1 - decay):,.0f} iterations)")
+
+# %% [markdown]
+# ## Train it: step 0 against step 1
+#
+# Now the comparison of the roadmap's first step: the same network, trained once with each recipe, sized by
+# your profile. Under `smoke` the network is scaled down, the data is 200 images, the runs take seconds, and
+# the accuracies only prove that the code runs.
+
+# %%
+run0 = cl.train(0)
+
+# %%
+run1 = cl.train(1)
+
+# %%
+cl.lesson.plot_history(run0, run1)
+
+# %% [markdown]
+# ## Ablation: one ingredient out at a time
+#
+# Step 1 again, each time with one setting of its scaled recipe changed (`cl.train(1, recipe={...})`; the
+# names are the fields of `recipes.Recipe`). The last variant does the opposite: it puts the paper's full
+# 300-epoch strength of augmentation and regularisation into this short run.
+
+# %%
+full = cl.get_recipe("modern")
+variants = {
+    "no Mixup / CutMix": {"mix_prob": 0.0},
+    "no label smoothing": {"label_smoothing": 0.0},
+    "full 300-epoch strength": {k: getattr(full, k) for k in
+                                ("mix_prob", "random_erasing", "randaugment", "drop_path", "crop_scale")},
+}
+ablation = {"step 0: original recipe": run0, "step 1: modern recipe (scaled)": run1}
+for name, change in variants.items():
+    print(f"training step 1, {name}: recipe={change}")
+    ablation[name] = cl.train(1, recipe=change, verbose=False, progress=False)
+
+# %%
+r = run1.record
+print(f"ours: profile {r['profile']}, {r['dataset']['name']}, {r['image_size']} px, {r['epochs']} epochs, "
+      f"batch {r['batch_size']}, seed {r['seed']}, one run each, validation top-1 at the last epoch (best epoch)")
+for name, run in ablation.items():
+    print(f"  {name:32s} {run.top1:5.1f}%  ({run.record['best_top1']:5.1f}%)")
+print("paper (ImageNet-1K, 300 epochs): step 0 76.13%, step 1 78.82%")
+
+# %% [markdown]
+# **How to read this.** Under `smoke` these are 200 images, 3 epochs and a network of about 0.6M
+# parameters: the differences are noise, and the table only proves that each variant trains. On real runs
+# (the `cpu`, `colab` or `full` profile), expect the lesson the paper does not show: **on a small dataset
+# and a few epochs, heavy regularisation can hurt**. Mixup, CutMix, RandAugment, Random Erasing and
+# stochastic depth all make the training task harder so that a long run does not overfit; a short run is
+# nowhere near overfitting, and pays only the cost. The paper's gains are measured after 300 epochs on 1.28
+# million images. This is why the course scales the strength with the run length, and why the "full
+# 300-epoch strength" row is the one to watch on a real profile. (One seed per variant: differences of a
+# point or two between single runs are within seed-to-seed noise.)
+
+# %% [markdown]
+# ## Where we are
+#
+# The paper's steps 0 and 1 on the left; your runs (and our GPU reference runs, where they exist) on the
+# right. Same GFLOPs, different accuracy: the whole gain of step 1 comes from training.
+
+# %%
+cl.lesson.roadmap_so_far(1, [run0, run1])
+
+# %% [markdown]
+# ## Exercises
+#
+# **1. Label smoothing.** Write `smooth_targets(labels, num_classes, eps)`: for a tensor of N class
+# indices, the (N, num_classes) target matrix that cross-entropy with label smoothing `eps` compares the
+# predictions with.
+
+# %%
+def smooth_targets(labels, num_classes, eps):
+    return None  # your code here
+
+cl.exercises.check("02.label_smoothing", smooth_targets)
+
+# %% [markdown]
+# **2. Warmup + cosine.** Write `lr_at(t, total_steps, warmup_steps, peak_lr, min_lr)`: the learning rate of
+# iteration `t` (0-based) as the package's scheduler gives it. During warmup it rises linearly from
+# `peak_lr / (warmup_steps + 1)` at `t = 0` to `peak_lr` at `t = warmup_steps`; after that it follows half a
+# cosine from `peak_lr` down towards `min_lr`, which it would reach at `t = total_steps`. (Compare with the
+# plot in section 2.)
+
+# %%
+def lr_at(t, total_steps, warmup_steps, peak_lr, min_lr):
+    return None  # your code here
+
+cl.exercises.check("02.warmup_cosine", lr_at)
+
+# %% [markdown]
+# **3. Who gets weight decay?** Write `gets_weight_decay(name, param)`: `True` for the parameters AdamW
+# decays in the modern recipe, `False` for the others. The check runs it on every parameter of ResNet-50
+# and of ConvNeXt-T (which has LayerNorms and layer scale) and compares with `recipes.param_groups`.
+
+# %%
+def gets_weight_decay(name, param):
+    return None  # your code here
+
+cl.exercises.check("02.weight_decay", gets_weight_decay)
+
+# %% [markdown]
+# Stuck? `cl.exercises.solution("02.warmup_cosine")` prints a worked solution.
+#
+# **Next:** notebook 03 starts changing the network itself: how many blocks each stage gets, and a stem
+# that cuts the image into patches like a Vision Transformer.
