@@ -34,6 +34,8 @@ def __getattr__(name):
         explorer = importlib.import_module(f"{__name__}.explorer")
         return explorer if name == "explorer" else getattr(explorer, name)
     raise AttributeError(f"module 'convnext_lesson' has no attribute {name!r}")
+
+
 # compute by kind of layer, the cost of one layer or block (notebooks 04-06)
 from . import layer_costs
 __all__ += ["layer_costs"]
