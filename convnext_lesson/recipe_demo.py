@@ -26,11 +26,12 @@ def class_name(folder: str) -> str:
 
 
 def sample_images(dataset: str | None = None, n: int = 4, split: str = "train", size: int | None = None,
-                  download: bool = False):
+                  download: bool = True):
     """``n`` real images of ``n`` different classes (the first image of evenly spaced classes).
 
-    ``dataset`` defaults to the current profile's. Returns (list of RGB PIL images, list of
-    class indices, list of class names, the ``DatasetCopy``).
+    ``dataset`` defaults to the current profile's; a missing copy is downloaded (checked, with a
+    progress bar) as notebook 00 does, so that a fresh Colab runtime has it before ``cl.train``.
+    Returns (list of RGB PIL images, list of class indices, list of class names, the ``DatasetCopy``).
     """
     from .data import list_images, load_image, locate
     from .profiles import get_profile

@@ -229,8 +229,9 @@ plt.show()
 
 # %% [markdown]
 # A detail worth knowing if you compare with the paper's code: torchvision counts RandAugment's magnitude
-# on a scale of 0 to 30 (31 bins), timm (which the paper used) on a scale of 0 to 10. The same "magnitude 9"
-# is therefore milder here than in the paper. What the transform built above really does, for rotation:
+# on a scale set by `num_magnitude_bins` (31 bins by default: 0 to 30), timm (which the paper used) on a
+# scale of 0 to 10, so the same "magnitude 9" need not mean the same strength. What the transform built
+# above really does, for rotation, beside the paper's:
 
 # %% tags=["nbval-check-output"]
 from torchvision.transforms import v2
