@@ -112,13 +112,19 @@ class StepCount:
         return self.gflops_paper_convention - self.paper_gflops
 
 
+def count_step(step, regime: str = "resnet50", image_size: int = 224) -> StepCount:
+    """Count one roadmap step, by index or name (cached: counting takes a second or so on a CPU)."""
+    from .roadmap import get_step
+
+    return _count_step(get_step(step, regime).index, regime, image_size)
+
+
 @lru_cache(maxsize=None)
-def count_step(step: int, regime: str = "resnet50", image_size: int = 224) -> StepCount:
-    """Count one roadmap step (cached: counting takes a second or so on a CPU)."""
+def _count_step(index: int, regime: str, image_size: int) -> StepCount:
     from .receptive_field import one_thread
     from .roadmap import build_model, get_step
 
-    s = get_step(step, regime)
+    s = get_step(index, regime)
     with one_thread():  # batch-1 tracing is small work: a second thread only waits (5x slower on a busy CPU)
         model = build_model(s, regime=regime)
         report = flop_report(model, image_size)
@@ -130,4 +136,4 @@ def count_roadmap(regime: str = "resnet50", image_size: int = 224) -> tuple[Step
     """Count every step of a regime."""
     from .roadmap import roadmap_steps
 
-    return tuple(count_step(s.index, regime, image_size) for s in roadmap_steps(regime))
+    return tuple(_count_step(s.index, regime, image_size) for s in roadmap_steps(regime))

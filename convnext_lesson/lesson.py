@@ -77,7 +77,7 @@ def roadmap_so_far(upto: int, runs=(), regime: str = "resnet50"):
                    label=f"{who}: {r0['dataset']['name']}, {r0['image_size']} px, {r0['epochs']} epochs, "
                          f"profile {r0['profile']}")
     if reference or own:
-        right.legend(fontsize=8, loc="lower right")
+        right.legend(fontsize=8, loc="best")
         right.set_title("ours (small data: compare steps with each other)")
     else:
         right.text(0.5, 0.5, "no runs of ours yet", ha="center", va="center", transform=right.transAxes)
