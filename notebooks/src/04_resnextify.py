@@ -119,7 +119,7 @@ print_flops_by_kind([3, 4])
 
 # %% [markdown]
 # The dense 3x3 convs did about half of step 3's work; made depthwise, they are almost free, and the
-# 1x1 convs are left doing nearly all of it. Per stage (`stage_flops`: the same count, summed by stage),
+# 1x1 convs are left doing most of it. Per stage (`stage_flops`: the same count, summed by stage),
 # step 4 (blue) against step 3 (dashed):
 
 # %%
@@ -143,7 +143,7 @@ cl.lesson.step_table([4, 5])
 # %% [markdown]
 # The FLOPs more than double, to more than step 3 had. A 1x1 conv costs (input channels x output
 # channels) per pixel, so widening both by 1.5 costs 1.5^2 = 2.25 times as much; a depthwise conv costs
-# (channels x 3 x 3) per pixel, only 1.5 times as much. Since the 1x1 convs now do nearly all the work:
+# (channels x 3 x 3) per pixel, only 1.5 times as much. Since the 1x1 convs now do most of the work:
 
 # %% tags=["nbval-check-output"]
 print_flops_by_kind([4, 5])
@@ -155,8 +155,8 @@ print_flops_by_kind([4, 5])
 cl.diagrams.draw_step(5, by_part=stage_flops(5), compare=stage_flops(4));
 
 # %% [markdown]
-# In the paper the wider network reaches 80.50: better than step 3, at more FLOPs (the steps after this
-# one bring them back down while keeping the accuracy).
+# In the paper the wider network reaches 80.50: better than step 3, at more FLOPs (the next steps bring
+# the FLOPs back down).
 
 # %% [markdown]
 # ## Train steps 4 and 5

@@ -78,7 +78,9 @@ print_flops_by_kind([5, 6])
 # In step 5 the blocks' outputs are the wide tensors (4 x 96 = 384 channels in stage 1, ..., 3072 in
 # stage 4), in step 6 the narrow ones (96, ..., 768): each shortcut conv shrinks 16-fold. Stage 1's first
 # block even loses its shortcut conv (the stem's 96 channels are already the block's 96). The classifier
-# shrinks too: it now reads 768 features instead of 3072. The first block of stage 2, before and after:
+# shrinks too: it now reads 768 features instead of 3072. (The 1x1 convs cost a little more: stage 1's
+# first block, which used to squeeze 96 -> 96 channels and expand to 384, now expands 96 -> 384 and
+# projects back.) The first block of stage 2, before and after:
 
 # %%
 draw_blocks([5, 6], stage=1, first_block=True);

@@ -218,10 +218,9 @@ def receptive_field(layers):
 cl.exercises.check("06.receptive_field", receptive_field)
 
 # %% [markdown]
-# Then try it on the start of step 9's network: the 4x4 stride-4 stem, three blocks with a 7x7
-# depthwise conv (1x1 convs add nothing), and the first block of stage 2, whose 7x7 conv strides by 2:
-# `receptive_field([(4, 4)] + [(7, 1)] * 3 + [(7, 2)])`. Compare with
-# `theoretical_receptive_field(kernel_config(7), stage=1)`, which goes on through stage 2's other blocks.
+# Then try it on the start of step 9's network, the 4x4 stride-4 stem and stage 1's three blocks, each
+# with one 7x7 depthwise conv (1x1 convs add nothing): `receptive_field([(4, 4)] + [(7, 1)] * 3)` should
+# equal `theoretical_receptive_field(kernel_config(7), stage=0)`, the stage-1 column of the table above.
 #
 # Stuck? `cl.exercises.solution("06.receptive_field")` prints a worked solution.
 #
