@@ -38,13 +38,14 @@ print("file:       ", weights.url.rsplit("/", 1)[-1], f"({meta['_file_size']} MB
 print("parameters: ", f"{meta['num_params']:,}")
 print("GFLOPs:     ", meta["_ops"], "(torchvision's count: conv + linear multiply-accumulates, as the paper's)")
 print("ImageNet-1K:", meta["_metrics"]["ImageNet-1K"], "(torchvision's own training recipe)")
+print("recipe:     ", meta["recipe"])
 print("paper:       ConvNeXt-T top-1", cl.FAMILY["T"]["paper_top1"], "(Table 1, the authors' 300-epoch recipe)")
 print("classes:    ", len(meta["categories"]), "e.g.", meta["categories"][:3])
 print("transforms: ", weights.transforms())
 
 # %% [markdown]
 # Two things to notice. These weights reach 82.52% top-1 by *torchvision's* measurement, above the
-# paper's 82.1: torchvision trained them again with its own, longer recipe. Same network, different
+# paper's 82.1: torchvision trained them again with its own recipe (the link above). Same network, different
 # training, different number; always say whose number you quote. And the transforms are part of the
 # weights: images must be prepared the way they were in training (resize to 236, centre-crop 224, scale
 # to [0, 1], normalise with ImageNet's mean and standard deviation), or the accuracy drops.
@@ -169,8 +170,8 @@ print(f"\n{len(table)} tensors in every layout")
 # the same order. The layer scale is (C, 1, 1) in torchvision's layout and ours, a vector (C,) elsewhere.
 # timm and Hugging Face start from the authors' layout, and it shows: timm's `stem`, `stages.i.downsample`,
 # `conv_dw`, `mlp.fc1`, `gamma`, `head.fc`; Hugging Face's `embeddings`, `encoder.stages.i.layers.j`,
-# `layer_scale_parameter`, `classifier`. Stage 1 has no downsampling layer in any of them: the stem does
-# that job.
+# `layer_scale_parameter`, `classifier`. No layout has a separate downsampling layer before stage 1: the
+# stem does that job (the authors' code even calls the stem `downsample_layers.0`).
 #
 # Round trips: export to each layout and load back into a network whose tensors are all zero. To make the
 # check sharp we first give every norm, bias and layer scale random values (a fresh network has ones, zeros
@@ -232,7 +233,7 @@ print(f"trainable parameters: {pretrained.trainable_params(model):,}")
 # `pretrained.finetune` trains it briefly: AdamW with a small learning rate for the pretrained backbone
 # and a 10x larger one for the new head, a short warmup, cosine decay, light augmentation (random crops and
 # flips), and mixed precision on a GPU. The profile decides how much (a few batches of the tiny sample at
-# 32 px under `smoke`: this only proves the code runs; a few minutes of Imagenette on a CPU; whole epochs
+# 32 px under `smoke`: this only proves the code runs; a short run on Imagenette under `cpu`; whole epochs
 # on a GPU). It prints validation top-1 before and after.
 
 # %%
@@ -240,8 +241,8 @@ finetuned = pretrained.finetune(model)
 
 # %% [markdown]
 # For comparison, the same network and the same budget, starting from scratch (random weights, random
-# head): what the pretrained weights are worth. With real weights and the `cpu` profile or a GPU the gap
-# is large; under `smoke` (or offline) both numbers are noise.
+# head): what the pretrained weights are worth. Only with real weights and a profile bigger than `smoke`
+# is this comparison worth reading; under `smoke` (or offline) both numbers are noise.
 
 # %%
 scratch = pretrained.finetune(pretrained.replace_head(cl.build_model(16), 10))
