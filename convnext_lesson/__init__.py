@@ -1,5 +1,5 @@
 """convnext_lesson: ResNet-50 to ConvNeXt, one step at a time."""
-from . import benchmark, data, diagrams, exercises, lesson, profiles, receptive_field
+from . import benchmark, data, diagrams, exercises, layer_costs, lesson, pretrained, profiles, receptive_field
 from .config import NetConfig
 from .counting import count_flops, count_params, count_roadmap, count_step, flop_report
 from .data import DATASETS, locate as locate_dataset
@@ -23,7 +23,8 @@ __all__ = ["NetConfig", "Network", "Step", "FAMILY", "REGIMES", "build_model", "
            "load_official_weights", "to_official_state_dict", "setup_notebook", "roadmap_explorer",
            "kernel_explorer", "DATASETS", "locate_dataset", "ladder", "plot_roadmap", "PROFILES", "get_profile",
            "get_recipe", "read_record", "reference_results", "write_record", "RunResult", "train",
-           "benchmark", "data", "diagrams", "exercises", "lesson", "profiles", "receptive_field"]
+           "benchmark", "data", "diagrams", "exercises", "layer_costs", "lesson", "pretrained", "profiles",
+           "receptive_field"]
 
 
 def __getattr__(name):
@@ -34,8 +35,3 @@ def __getattr__(name):
         explorer = importlib.import_module(f"{__name__}.explorer")
         return explorer if name == "explorer" else getattr(explorer, name)
     raise AttributeError(f"module 'convnext_lesson' has no attribute {name!r}")
-
-
-# compute by kind of layer, the cost of one layer or block (notebooks 04-06)
-from . import layer_costs
-__all__ += ["layer_costs"]

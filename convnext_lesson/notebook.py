@@ -25,6 +25,8 @@ def setup_notebook(profile: str | None = None) -> None:
             print(COLAB_GPU_HINT)
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU (no GPU found)"
     chosen = get_profile(profile)
+    if chosen.threads:  # smoke: tiny tensors, where a second thread costs more than it saves
+        torch.set_num_threads(chosen.threads)
     print(f"torch {torch.__version__} | device: {device}")
     print(f"profile: {chosen.name} ({chosen.description})")
     print("change it with the CONVNEXT_LESSON_PROFILE environment variable (smoke, cpu, colab, full)")
