@@ -61,10 +61,10 @@ def test_paper_values_and_the_scaling_rule():
     assert (full.lr, full.strength, full.crop_scale, full.mix_prob, full.random_erasing, full.drop_path,
             full.randaugment) == (4e-3, 1.0, (0.08, 1.0), 1.0, 0.25, 0.1, (2, 9))
     short = modern.scaled(epochs=10, batch_size=64)
-    assert short.lr == 1e-3 and short.strength == pytest.approx(0.1)  # 4e-3 x 64/4096 is below the floor
+    assert short.lr == 2e-3 and short.strength == pytest.approx(0.1)  # 4e-3 x 64/4096 is below the floor
     assert short.mix_prob == pytest.approx(0.1) and short.randaugment == (2, 1)
     assert short.crop_scale[0] == pytest.approx(0.35 - 0.1 * 0.27)
-    assert modern.scaled(300, 2048).lr == pytest.approx(2e-3)
+    assert modern.scaled(300, 8192).lr == pytest.approx(8e-3)
     original = cl.get_recipe("original").scaled(epochs=90, batch_size=64)
     assert (original.lr, original.optimizer, original.weight_decay) == (0.025, "sgd", 1e-4)
     with pytest.raises(ValueError, match="valid recipes: original, modern"):
