@@ -57,9 +57,10 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     args = parser.parse_args()
     os.environ.setdefault("CONVNEXT_LESSON_PROFILE", "smoke")
-    # a fresh runs folder: committed outputs always show a real training run, never "already trained"
-    os.environ.setdefault("CONVNEXT_LESSON_RUNS", tempfile.mkdtemp(prefix="convnext-lesson-build-"))
+    fixed_runs = os.environ.get("CONVNEXT_LESSON_RUNS")
     for source in sources(args.notebooks):
+        # a fresh runs folder per notebook: its outputs show its own training, never "already trained"
+        os.environ["CONVNEXT_LESSON_RUNS"] = fixed_runs or tempfile.mkdtemp(prefix="convnext-lesson-build-")
         seconds = build(source, not args.no_execute, args.timeout)
         print(f"{source.stem}.ipynb  {seconds:6.1f} s  (profile {os.environ['CONVNEXT_LESSON_PROFILE']})")
 
