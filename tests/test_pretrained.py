@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
-from conftest import randomize
+from randomized import randomize
 
 import convnext_lesson as cl
 from convnext_lesson import pretrained

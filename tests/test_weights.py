@@ -2,7 +2,7 @@
 import pytest
 import torch
 import torchvision
-from conftest import randomize
+from randomized import randomize
 from official_layout import OfficialConvNeXt
 
 import convnext_lesson as cl
