@@ -15,11 +15,12 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-build/reference}
 PACK=imagenette2-160-sq-q60-full.tar.gz
 PROFILE=${CONVNEXT_LESSON_PROFILE:-full}
+SCRATCH=${TMPDIR:-/tmp}/convnext-lesson  # the device machine's scratch space (not carried back)
 
 setup_device() {
   if ls .whl/*.whl >/dev/null 2>&1; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl
-    export PYTHONPATH=/tmp/site
+    python3 -m pip install -q --no-index --no-deps --no-compile --target "$SCRATCH/site" .whl/*.whl
+    export PYTHONPATH="$SCRATCH/site"
   fi
   export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
   mkdir -p "$OUT"
@@ -36,9 +37,9 @@ case "${1:-}" in
   speed)
     setup_device
     python3 -m convnext_lesson train --step 0 --profile "$PROFILE" --data-dir .data-cache --epochs 1 \
-      --out /tmp/speed --no-progress 2>&1 | tee "$OUT/speed.log"
+      --out "$SCRATCH/speed" --no-progress 2>&1 | tee "$OUT/speed.log"
     python3 -m convnext_lesson train --step 16 --profile "$PROFILE" --data-dir .data-cache --epochs 1 \
-      --out /tmp/speed --no-progress 2>&1 | tee -a "$OUT/speed.log" ;;
+      --out "$SCRATCH/speed" --no-progress 2>&1 | tee -a "$OUT/speed.log" ;;
   ladder)
     setup_device
     python3 -m convnext_lesson ladder --profile "$PROFILE" --data-dir .data-cache --out "$OUT/runs" \
