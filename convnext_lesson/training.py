@@ -67,7 +67,7 @@ def run_dir_for(out_dir, regime: str, profile: str, dataset: str, step, seed: in
 
 
 def train(step: int | str = 16, profile: str | None = None, dataset: str | None = None, regime: str = "resnet50",
-          data_dir=None, out_dir=None, seed: int = 0, resume: bool = False, download: bool = False,
+          data_dir=None, out_dir=None, seed: int = 0, resume: bool = False, download: bool | None = None,
           ema: bool = False, recipe: dict | None = None, epochs: int | None = None, image_size: int | None = None,
           batch_size: int | None = None, micro_batch: int | None = None, compile: bool | None = None,
           device: str | None = None, progress: bool = True, verbose: bool = True, **overrides) -> RunResult:
@@ -77,7 +77,8 @@ def train(step: int | str = 16, profile: str | None = None, dataset: str | None 
     ``micro_batch`` and ``compile`` override the profile; ``recipe`` changes settings
     of the scaled recipe (``{"mix_prob": 0.0}``); other keyword arguments change the
     step's config (``kernel_size=9``). A finished run is loaded, not
-    trained again; an unfinished one is continued with ``resume=True``.
+    trained again; an unfinished one is continued with ``resume=True``. ``download``: fetch the
+    official archive when no copy is found (default: only on Colab).
     """
     st = get_step(step, regime)
     prof = get_profile(profile)
@@ -122,6 +123,9 @@ def train(step: int | str = 16, profile: str | None = None, dataset: str | None 
         dev = torch.device("cuda", dist.local_rank)
     if not dist.is_main:
         barrier(dist)  # rank 0 unpacks or downloads the data first
+    if download is None:  # Colab sessions start bare and are online: fetch the official archive there
+        from .notebook import in_colab
+        download = in_colab()
     copy = locate(dataset, data_dir, download_missing=download, progress=progress and dist.is_main)
     if dist.is_main:
         barrier(dist)
