@@ -184,7 +184,7 @@ runs += [(p.name, p.epochs_for("original"), p.epochs_for("modern"), p.batch_size
 for name, e_old, e_new, b_old, b_new in runs:
     o, m = cl.get_recipe("original").scaled(e_old, b_old), cl.get_recipe("modern").scaled(e_new, b_new)
     print(f"{name:18s} {f'{e_old} / {e_new}':>10s} {b_new:5d} {o.lr:7.4f} {m.lr:8.4f} │ {m.strength:4.2f} "
-          f"{m.mix_prob:5.2f} {m.randaugment[1]:6d} {m.random_erasing:7.3f} {m.drop_path:9.3f} {m.crop_scale[0]:8.3f}")
+          f"{m.mix_prob:5.2f} {str(m.randaugment[1]) if m.randaugment else 'off':>6s} {m.random_erasing:7.3f} {m.drop_path:9.3f} {m.crop_scale[0]:8.3f}")
 print("epochs: original / modern recipe; batch: both recipes; s: strength = min(1, epochs / 100).")
 
 # %% [markdown]
