@@ -17,7 +17,6 @@
 """
 from __future__ import annotations
 
-import re
 import socket
 import threading
 import time
@@ -29,7 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .weights import load_official_weights, to_official_state_dict, to_torchvision_state_dict
+from .weights import (describe_mismatch, load_official_weights, rename, to_official_state_dict,
+                      to_torchvision_state_dict)
 
 # Imagenette's classes: WordNet id -> ImageNet class name (fastai/imagenette README; also the PROVENANCE.txt of
 # the shipped sample). The names are spelled as in torchvision's ImageNet category list.
@@ -142,11 +142,10 @@ def official_to(layout: str, key: str) -> str:
     """The name of an official-layout tensor in ``layout`` ("timm" or "hf")."""
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; valid: {', '.join(LAYOUTS)}")
-    for pattern, repl in LAYOUTS[layout]:
-        new, n = re.subn(pattern, repl, key)
-        if n:
-            return new
-    raise ValueError(f"{key!r} is not a tensor name of the official ConvNeXt layout")
+    new = rename(LAYOUTS[layout], key)
+    if new is None:
+        raise ValueError(f"{key!r} is not a tensor name of the official ConvNeXt layout")
+    return new
 
 
 def official_to_timm_key(key: str) -> str:
@@ -168,13 +167,9 @@ def load_layout_weights(model: nn.Module, state_dict: Mapping[str, torch.Tensor]
     missing = sorted(set(wanted) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(wanted))
     if missing or unexpected:
-        def show(items):
-            return ", ".join(items[:4]) + (f" (+{len(items) - 4} more)" if len(items) > 4 else "")
-        problems = [f"{len(missing)} missing: {show(missing)}" if missing else "",
-                    f"{len(unexpected)} unexpected: {show(unexpected)}" if unexpected else ""]
         raise ValueError(f"these weights are not a {layout} ConvNeXt state dict for this network (depths "
                          f"{model.config.depths}, widths {model.config.widths}, {model.num_classes} classes): "
-                         + "; ".join(p for p in problems if p))
+                         + describe_mismatch(missing, unexpected))
     return load_official_weights(model, {official: state_dict[theirs] for theirs, official in wanted.items()})
 
 

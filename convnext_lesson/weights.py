@@ -40,12 +40,30 @@ def _differences(cfg: NetConfig, spec: dict) -> str:
     return ", ".join(f"{k}={getattr(cfg, k)!r} (needs {v!r})" for k, v in spec.items() if getattr(cfg, k) != v)
 
 
-def _sub(patterns: list[tuple[str, Callable | str]], key: str) -> str:
+def rename(patterns: list[tuple[str, Callable | str]], key: str) -> str | None:
+    """``key`` renamed by the first of ``patterns`` (regex, replacement) that matches; None if none does."""
     for pattern, repl in patterns:
         new, n = re.subn(pattern, repl, key)
         if n:
             return new
-    raise KeyError(key)  # every key of our network is covered by a pattern; this is a bug
+    return None
+
+
+def describe_mismatch(missing: list[str], unexpected: list[str], wrong: list[str] = ()) -> str:
+    """The problems of a state dict that does not fit, a few names of each kind."""
+    def show(items):
+        return ", ".join(items[:5]) + (f" (+{len(items) - 5} more)" if len(items) > 5 else "")
+    problems = [f"{len(missing)} missing: {show(missing)}" if missing else "",
+                f"{len(unexpected)} unexpected: {show(unexpected)}" if unexpected else "",
+                f"{len(wrong)} of the wrong shape: {show(wrong)}" if wrong else ""]
+    return "; ".join(p for p in problems if p)
+
+
+def _sub(patterns: list[tuple[str, Callable | str]], key: str) -> str:
+    new = rename(patterns, key)
+    if new is None:
+        raise KeyError(key)  # every key of our network is covered by a pattern; this is a bug
+    return new
 
 
 # Our key -> torchvision resnet key.
@@ -123,14 +141,9 @@ def load_external_weights(model: nn.Module, state_dict: Mapping[str, torch.Tenso
              for k, theirs in keys.items()
              if theirs in state_dict and state_dict[theirs].shape != _their_shape(k, ours[k], layout)]
     if missing or unexpected or wrong:
-        def show(items):
-            return ", ".join(items[:5]) + (f" (+{len(items) - 5} more)" if len(items) > 5 else "")
-        problems = [f"{len(missing)} missing: {show(missing)}" if missing else "",
-                    f"{len(unexpected)} unexpected: {show(unexpected)}" if unexpected else "",
-                    f"{len(wrong)} of the wrong shape: {show(wrong)}" if wrong else ""]
         raise ValueError(f"these weights do not fit this network in the {layout} layout "
                          f"(depths {model.config.depths}, widths {model.config.widths}, "
-                         f"{model.num_classes} classes): " + "; ".join(p for p in problems if p))
+                         f"{model.num_classes} classes): " + describe_mismatch(missing, unexpected, wrong))
     converted = {k: state_dict[theirs].reshape(ours[k].shape) for k, theirs in keys.items()}
     model.load_state_dict(converted, strict=True)
     return model
