@@ -34,6 +34,7 @@ from torch import nn
 
 RECIPES = ("original", "modern")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+RANDAUGMENT_BINS = 11  # magnitudes 0..10, timm's scale
 WEAK_CROP_SCALE = 0.6  # smallest crop area when strength is 0 (short runs: light crops, see above)
 
 
@@ -175,10 +176,15 @@ def train_transform(recipe: Recipe, image_size: int):
            v2.RandomResizedCrop(image_size, scale=recipe.crop_scale, interpolation=interp, antialias=True),
            v2.RandomHorizontalFlip()]
     if recipe.randaugment:
-        ops.append(v2.RandAugment(num_ops=recipe.randaugment[0], magnitude=recipe.randaugment[1]))
+        # timm's RandAugment (the paper's "rand-m9-mstd0.5") counts magnitude out of 10: 11 bins (0..10) make
+        # torchvision's magnitude 9 the same strength; like timm, bilinear and the mean colour where pixels leave
+        ops.append(v2.RandAugment(num_ops=recipe.randaugment[0], magnitude=recipe.randaugment[1],
+                                  num_magnitude_bins=RANDAUGMENT_BINS, interpolation=v2.InterpolationMode.BILINEAR,
+                                  fill=[round(255 * m) for m in IMAGENET_MEAN]))
     ops += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
     if recipe.random_erasing > 0:
-        ops.append(v2.RandomErasing(p=recipe.random_erasing, value=0))
+        # per-pixel normal noise, as timm's "pixel" mode that the paper's code uses (--remode pixel)
+        ops.append(v2.RandomErasing(p=recipe.random_erasing, value="random"))
     return v2.Compose(ops)
 
 

@@ -127,3 +127,13 @@ def test_augmentation_and_mixing():
     assert not off and off(images, labels)[1] is labels
     with pytest.raises(ValueError, match="valid settings"):
         modern.replace(mixup=0.2)
+
+
+def test_randaugment_and_erasing_as_in_the_papers_code():
+    paper = cl.get_recipe("modern").scaled(epochs=300, batch_size=4096)
+    augment = next(t for t in recipes.train_transform(paper, 64).transforms if type(t).__name__ == "RandAugment")
+    rotations = augment._AUGMENTATION_SPACE["Rotate"][0](augment.num_magnitude_bins, 64, 64)
+    assert float(rotations[augment.magnitude]) == pytest.approx(27.0)  # timm's m9: 9/10 of 30 degrees
+    erase_all = recipes.train_transform(paper.replace(crop_scale=(1.0, 1.0), randaugment=None, random_erasing=1.0), 64)
+    flat = torch.full((3, 64, 64), 128, dtype=torch.uint8)  # 3 values after normalising; erased pixels are noise
+    assert erase_all(flat).unique().numel() > 100

@@ -208,8 +208,9 @@ for name in ("original", "modern"):
 #   stretched to the training size, mirrored half the time.
 # * **RandAugment** (modern): two operations drawn at random from a list (rotate, shear, translate,
 #   colour, contrast, brightness, sharpness, posterize, solarize, equalize, ...) at a fixed magnitude.
-# * **Random Erasing** (modern): with probability 0.25, a random rectangle is blanked (here to the dataset
-#   mean, which is 0 after normalisation). Forced to probability 1 below so that you see it.
+# * **Random Erasing** (modern): with probability 0.25, a random rectangle is filled with random noise
+#   (a normal value per pixel, as the "pixel" mode of the paper's code). Forced to probability 1 below so
+#   that you see it.
 
 # %%
 SHOW = 128
@@ -230,8 +231,9 @@ plt.show()
 # %% [markdown]
 # A detail worth knowing if you compare with the paper's code: torchvision counts RandAugment's magnitude
 # on a scale set by `num_magnitude_bins` (31 bins by default: 0 to 30), timm (which the paper used) on a
-# scale of 0 to 10, so the same "magnitude 9" need not mean the same strength. What the transform built
-# above really does, for rotation, beside the paper's:
+# scale of 0 to 10, so the same "magnitude 9" need not mean the same strength: with torchvision's default
+# it would be a third of the paper's. The package asks for 11 bins (0 to 10), so that 9 means what it
+# means in the paper. What the transform built above really does, for rotation, beside the paper's:
 
 # %% tags=["nbval-check-output"]
 from torchvision.transforms import v2
