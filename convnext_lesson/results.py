@@ -57,7 +57,8 @@ SCHEMA_VERSION = 1
 KIND = "convnext-lesson-run"
 RESULT_NAME = "result.json"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-REFERENCE_DIR = PROJECT_ROOT / "results" / "reference"
+# shipped inside the package, so that a pip install (Colab) finds the reference runs too
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference" / "runs"
 REQUIRED = ("schema_version", "kind", "step", "regime", "profile", "dataset", "image_size", "epochs", "seed", "top1",
             "top5", "params", "gflops", "wall_time_s", "history")
 
@@ -122,6 +123,25 @@ def read_record(path: str | os.PathLike) -> dict:
         raise ValueError(f"{path}: {error}") from error
 
 
+def record_file_name(record: dict) -> str:
+    """``<regime>-<profile>-<dataset>-step<NN>-seed<S>.json``, the name of a published record."""
+    return (f"{record['regime']}-{record['profile']}-{record['dataset']['name']}-step{record['step']:02d}-"
+            f"seed{record['seed']}.json")
+
+
+def publish_record(run: str | os.PathLike, folder: str | os.PathLike = REFERENCE_DIR) -> Path:
+    """Copy a run's record (its ``result.json`` or run folder) into ``folder`` under ``record_file_name``,
+    keeping only the last part of ``dataset.root``: where the data lay on the training machine is
+    nobody else's business, and which copy it was is in ``dataset.file`` and ``dataset.checksum``."""
+    path = Path(run)
+    record = read_record(path / RESULT_NAME if path.is_dir() else path)
+    dataset = dict(record["dataset"])
+    if dataset.get("root"):
+        dataset["root"] = Path(dataset["root"]).name
+    record = {**record, "dataset": dataset}
+    return write_record(record, Path(folder) / record_file_name(record))
+
+
 def find_records(folder: str | os.PathLike) -> list[dict]:
     """Every record under ``folder`` (``result.json`` of run folders, or any ``*.json`` record)."""
     folder = Path(folder)
@@ -147,7 +167,7 @@ def by_step(records: list[dict], regime: str = "resnet50", profile: str | None =
 
 
 def reference_results(regime: str = "resnet50", profile: str | None = None, root=None) -> dict[int, list[dict]]:
-    """The committed reference runs (``results/reference/``) of a regime: {step index: [records]}.
+    """The committed reference runs (``convnext_lesson/reference/runs/``) of a regime: {step index: [records]}.
 
     Empty when there are none. ``profile`` keeps only runs of that profile.
     """

@@ -44,6 +44,25 @@ def test_write_read_and_reference_results(record, tmp_path):
         cl.read_record(path)
 
 
+def test_publish_record_keeps_no_machine_path(record, tmp_path):
+    run = cl.write_record(record, tmp_path / "run" / results.RESULT_NAME)
+    assert record["dataset"]["root"].startswith("/")  # where the data lay on this machine
+    published = results.publish_record(run.parent, tmp_path / "published")
+    assert published.name == "resnet50-smoke-imagenette-tiny-step16-seed0.json"
+    copy = cl.read_record(published)
+    assert "/" not in copy["dataset"]["root"] and copy["dataset"]["checksum"] == record["dataset"]["checksum"]
+    assert {k: v for k, v in copy.items() if k != "dataset"} == {k: v for k, v in record.items() if k != "dataset"}
+    assert cl.reference_results(root=tmp_path / "published") == {16: [copy]}
+
+
+def test_reference_runs_ship_with_the_package():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    package_data = tomllib.loads((results.PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["convnext_lesson"]
+    folder = results.REFERENCE_DIR.relative_to(results.PROJECT_ROOT / "convnext_lesson").as_posix()
+    assert f"{folder}/*.json" in package_data
+
+
 def test_committed_reference_results_are_valid():
     found = cl.reference_results()
     assert isinstance(found, dict)
