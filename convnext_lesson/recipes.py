@@ -21,7 +21,8 @@ epochs of ImageNet. ``Recipe.scaled(epochs, batch_size)`` adapts them by one rul
   below s = 0.25), and the random crop's smallest area moves from 0.6 (s = 0) to the
   paper's 0.08 (s = 1). A run of a few epochs underfits, and the paper's
   regularisation, sized for 300 epochs, only slows it. Measured on the cpu profile,
-  step 16, 10 epochs: 52.8% top-1 with RandAugment (2 ops, magnitude 1) and crops
+  step 16, 10 epochs: 52.8% top-1 with RandAugment (2 ops, magnitude 1 of 30: measured
+  before RandAugment moved to timm's 0-10 scale and erasing to noise) and crops
   down to 0.32 of the area; 56.1% without RandAugment, Mixup, CutMix and erasing and
   with crops down to 0.6 (54.9% with those off but crops down to 0.32).
 """
