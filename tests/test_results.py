@@ -101,3 +101,18 @@ def test_cli_bad_input(tmp_path, capsys, monkeypatch):
             main(argv)
         assert "invalid choice" in capsys.readouterr().err
     assert not list(tmp_path.rglob("*.json"))
+
+
+def test_roadmap_picture_tool(record, tmp_path):
+    import runpy
+
+    tool = runpy.run_path(str(results.PROJECT_ROOT / "tools" / "roadmap_picture.py"))
+    folder = tmp_path / "records"
+    results.write_record(record, folder / "a.json")
+    out = tool["main"](["--records", str(folder), "--out", str(tmp_path / "roadmap.png")])
+    assert out.stat().st_size > 10_000
+    results.write_record({**record, "epochs": record["epochs"] + 1}, folder / "b.json")
+    with pytest.raises(SystemExit):
+        tool["main"](["--records", str(folder), "--out", str(tmp_path / "mixed.png")])
+    with pytest.raises(SystemExit):
+        tool["main"](["--records", str(tmp_path / "empty"), "--out", str(tmp_path / "none.png")])

@@ -1,0 +1,36 @@
+"""Redraw the README's roadmap picture from committed run records: the paper's roadmap beside ours.
+
+    python tools/roadmap_picture.py                       # results/cpu/*.json -> docs/roadmap.png
+    python tools/roadmap_picture.py --records DIR --out PNG
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from convnext_lesson.ladder import plot_roadmap
+from convnext_lesson.results import find_records
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv=None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=Path, default=ROOT / "results" / "cpu", help="folder of run records")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "roadmap.png")
+    args = parser.parse_args(argv)
+    records = find_records(args.records)
+    if not records:
+        parser.error(f"no run records in {args.records}")
+    sizes = {(r["profile"], r["dataset"]["name"], r["image_size"], r["epochs"]) for r in records}
+    if len(sizes) > 1:  # one panel of ours: points of different sizes cannot share it
+        parser.error(f"the records in {args.records} come from runs of different sizes (profile, dataset, px, "
+                     f"epochs): {sorted(sizes)}; keep one size per folder")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    plot_roadmap(records).savefig(args.out, dpi=100, bbox_inches="tight")
+    print(f"{args.out}: the paper's roadmap beside {len(records)} runs ({', '.join(map(str, sorted(sizes)[0]))})")
+    return args.out
+
+
+if __name__ == "__main__":
+    main()
