@@ -90,6 +90,8 @@ def plot_history(*runs):
     """Training curves of one or more runs: train loss, validation top-1 and the learning rate per epoch."""
     import matplotlib.pyplot as plt
 
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
     for run in runs:
         record = getattr(run, "record", run)
@@ -101,6 +103,7 @@ def plot_history(*runs):
         axes[2].plot(epochs, [m["lr"] for m in history], "o-", label=label)
     for ax, title in zip(axes, ("train loss", "validation top-1 (%)", "learning rate (end of epoch)")):
         ax.set(title=title, xlabel="epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=8)
     fig.tight_layout()

@@ -151,7 +151,7 @@ def train(step: int | str = 16, profile: str | None = None, dataset: str | None 
     if verbose and dist.is_main:
         print(f"step {st.index} ({st.name}), {st.recipe} recipe, profile {prof.name}: {dataset} ({copy.origin}"
               f"{', ' + copy.file if copy.file else ''}) at {prof.image_size} px, {run_epochs} epochs, batch "
-              f"{prof.batch_size}, {count_params(model) / 1e6:.2f}M params, device {dev}"
+              f"{prof.batch_size}, seed {seed}, {count_params(model) / 1e6:.2f}M params, device {dev}"
               + (f" x {dist.world_size} processes" if dist.enabled else ""))
     trainer = Trainer(model, train_set, val_set, recipe, epochs=run_epochs, batch_size=prof.batch_size, seed=seed,
                       run_dir=run_dir, spec=spec, num_classes=info.num_classes, micro_batch=prof.micro_batch,
