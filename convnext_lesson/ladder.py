@@ -87,19 +87,23 @@ def plot_roadmap(records: list[dict], regime: str = "resnet50"):
     paper = [(s.index, s.paper_gflops, s.paper_top1, s.adopted) for s in roadmap_steps(regime)]
     ours = sorted(((r["step"], r["gflops"]["trained_resolution"], r["top1"], get_step(r["step"], regime).adopted)
                    for r in records), key=lambda t: t[0])
-    _draw(left, paper, "C0", "paper: ImageNet-1K, 224 px", "GFLOPs at 224 px")
+    _draw(left, paper, "C0", "paper: ImageNet-1K, 224 px", "GFLOPs at 224 px", regime)
     if records:
         r0 = records[0]
         title = f"ours: {r0['dataset']['name']}, {r0['image_size']} px, profile {r0['profile']}"
-        _draw(right, ours, "C1", title, f"GFLOPs at {r0['image_size']} px (trained network)")
-    fig.suptitle(f"The roadmap ({regime}): top-1 against GFLOPs; hollow markers are branches not adopted")
+        _draw(right, ours, "C1", title, f"GFLOPs at {r0['image_size']} px (trained network)", regime)
+    fig.suptitle(f"The roadmap ({regime}): top-1 against GFLOPs; hollow markers are branches not adopted, "
+                 "dotted lines skip steps not run")
     return fig
 
 
-def _draw(ax, points, color, title, xlabel):
-    adopted = [(g, t) for _, g, t, a in points if a]
-    if adopted:
-        ax.plot(*zip(*adopted), "-", color=color, alpha=0.4)
+def _draw(ax, points, color, title, xlabel, regime: str = "resnet50"):
+    """``points``: (step, GFLOPs, top-1, adopted). Adopted steps are joined in roadmap order: solid from a
+    step to the next one, dotted where steps in between are missing from ``points``."""
+    order = [s.index for s in roadmap_steps(regime) if s.adopted]
+    adopted = sorted((order.index(i), g, t) for i, g, t, a in points if a)
+    for (k0, g0, t0), (k1, g1, t1) in zip(adopted, adopted[1:]):
+        ax.plot([g0, g1], [t0, t1], "-" if k1 == k0 + 1 else ":", color=color, alpha=0.4)
     for index, g, t, a in points:
         ax.plot(g, t, "o", color=color, markerfacecolor=color if a else "white")
         ax.annotate(str(index), (g, t), textcoords="offset points", xytext=(4, 4), fontsize=8)

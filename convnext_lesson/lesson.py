@@ -63,7 +63,7 @@ def roadmap_so_far(upto: int, runs=(), regime: str = "resnet50"):
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
     paper = [(s.index, s.paper_gflops, s.paper_top1, s.adopted) for s in roadmap_steps(regime) if s.index <= upto]
-    _draw(left, paper, "C0", "paper: ImageNet-1K, 224 px", "GFLOPs at 224 px")
+    _draw(left, paper, "C0", "paper: ImageNet-1K, 224 px", "GFLOPs at 224 px", regime)
     reference = [r for rs in reference_results(regime).values() for r in rs if r["step"] <= upto]
     own = [getattr(r, "record", r) for r in runs]
     for records, color, who in ((reference, "C2", "our GPU reference runs"), (own, "C1", "your runs here")):
@@ -72,7 +72,7 @@ def roadmap_so_far(upto: int, runs=(), regime: str = "resnet50"):
         r0 = records[0]
         points = sorted((r["step"], count_step(r["step"], regime).gflops_paper_convention, r["top1"],
                          get_step(r["step"], regime).adopted) for r in records)
-        _draw(right, points, color, "", "GFLOPs of the full-size step at 224 px")
+        _draw(right, points, color, "", "GFLOPs of the full-size step at 224 px", regime)
         right.plot([], [], "o", color=color,
                    label=f"{who}: {r0['dataset']['name']}, {r0['image_size']} px, {r0['epochs']} epochs, "
                          f"profile {r0['profile']}")

@@ -111,7 +111,7 @@ def test_roadmap_picture_tool(record, tmp_path):
     results.write_record(record, folder / "a.json")
     out = tool["main"](["--records", str(folder), "--out", str(tmp_path / "roadmap.png")])
     assert out.stat().st_size > 10_000
-    results.write_record({**record, "epochs": record["epochs"] + 1}, folder / "b.json")
+    results.write_record({**record, "image_size": record["image_size"] * 2}, folder / "b.json")
     with pytest.raises(SystemExit):
         tool["main"](["--records", str(folder), "--out", str(tmp_path / "mixed.png")])
     with pytest.raises(SystemExit):
