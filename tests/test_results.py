@@ -116,3 +116,14 @@ def test_roadmap_picture_tool(record, tmp_path):
         tool["main"](["--records", str(folder), "--out", str(tmp_path / "mixed.png")])
     with pytest.raises(SystemExit):
         tool["main"](["--records", str(tmp_path / "empty"), "--out", str(tmp_path / "none.png")])
+
+
+def test_committed_cpu_runs_are_the_readme_numbers():
+    records = results.find_records(results.PROJECT_ROOT / "results" / "cpu")
+    assert records, "results/cpu holds the README's measured runs"
+    readme = (results.PROJECT_ROOT / "README.md").read_text()
+    for r in records:
+        assert "/" not in r["dataset"]["root"] and r["git_dirty"] is False and r["profile"] == "cpu"
+        row = (f"| {r['step']} | ", f"| {r['recipe']}, {r['epochs']} | {r['params'] / 1e6:.2f}M | {r['top1']:.1f}% | "
+               f"{r['wall_time_s']:.0f} s |")
+        assert any(line.startswith(row[0]) and line.endswith(row[1]) for line in readme.splitlines()), row
