@@ -98,11 +98,15 @@ def plot_roadmap(records: list[dict], regime: str = "resnet50"):
 
 
 def _draw(ax, points, color, title, xlabel, regime: str = "resnet50"):
-    """``points``: (step, GFLOPs, top-1, adopted). Adopted steps are joined in roadmap order: solid from a
-    step to the next one, dotted where steps in between are missing from ``points``."""
+    """``points``: (step, GFLOPs, top-1, adopted). Adopted steps are joined in roadmap order (through the mean
+    of a step's runs): solid from a step to the next one, dotted where steps in between are missing."""
     order = [s.index for s in roadmap_steps(regime) if s.adopted]
-    adopted = sorted((order.index(i), g, t) for i, g, t, a in points if a)
-    for (k0, g0, t0), (k1, g1, t1) in zip(adopted, adopted[1:]):
+    runs: dict[int, list[tuple[float, float]]] = {}
+    for i, g, t, a in points:
+        if a:
+            runs.setdefault(order.index(i), []).append((g, t))
+    means = sorted((k, sum(g for g, _ in v) / len(v), sum(t for _, t in v) / len(v)) for k, v in runs.items())
+    for (k0, g0, t0), (k1, g1, t1) in zip(means, means[1:]):
         ax.plot([g0, g1], [t0, t1], "-" if k1 == k0 + 1 else ":", color=color, alpha=0.4)
     for index, g, t, a in points:
         ax.plot(g, t, "o", color=color, markerfacecolor=color if a else "white")

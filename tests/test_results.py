@@ -124,6 +124,6 @@ def test_committed_cpu_runs_are_the_readme_numbers():
     readme = (results.PROJECT_ROOT / "README.md").read_text()
     for r in records:
         assert "/" not in r["dataset"]["root"] and r["git_dirty"] is False and r["profile"] == "cpu"
-        row = (f"| {r['step']} | ", f"| {r['recipe']}, {r['epochs']} | {r['params'] / 1e6:.2f}M | {r['top1']:.1f}% | "
-               f"{r['wall_time_s']:.0f} s |")
+        row = (f"| {r['step']} | ", f"| {r['recipe']}, {r['epochs']} | {r['seed']} | {r['params'] / 1e6:.2f}M | "
+               f"{r['top1']:.1f}% | {r['wall_time_s']:.0f} s |")
         assert any(line.startswith(row[0]) and line.endswith(row[1]) for line in readme.splitlines()), row
