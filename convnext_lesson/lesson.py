@@ -89,7 +89,6 @@ def roadmap_so_far(upto: int, runs=(), regime: str = "resnet50"):
 def plot_history(*runs):
     """Training curves of one or more runs: train loss, validation top-1 and the learning rate per epoch."""
     import matplotlib.pyplot as plt
-
     from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
