@@ -111,7 +111,9 @@ for p in cl.profiles.PROFILES.values():
 # %% tags=["nbval-check-output"]
 cl.lesson.show_change(3)
 model2, model3 = cl.build_model(2), cl.build_model(3)
-print("\nstep 2's stem:", model2.stem)
+
+# %%
+print("step 2's stem:", model2.stem)
 print("step 3's stem:", model3.stem)
 
 # %% [markdown]

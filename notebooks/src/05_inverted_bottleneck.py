@@ -38,6 +38,8 @@ cl.setup_notebook()
 
 # %% tags=["nbval-check-output"]
 cl.lesson.show_change(6)
+
+# %%
 print(cl.build_model(6).stages[0].blocks[1])
 
 # %% [markdown]

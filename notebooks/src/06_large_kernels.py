@@ -36,6 +36,8 @@ cl.setup_notebook()
 
 # %% tags=["nbval-check-output"]
 cl.lesson.show_change(7)
+
+# %%
 print(cl.build_model(7).stages[0].blocks[1])
 
 # %%

@@ -31,7 +31,7 @@ cl.setup_notebook()
 # %% tags=["nbval-check-output"]
 cl.lesson.show_change(16)
 
-# %% tags=["nbval-check-output"]
+# %%
 model = cl.build_model(16)
 print(model.stages[1].downsample)
 print(model.stages[1].blocks[0])

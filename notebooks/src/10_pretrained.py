@@ -83,7 +83,7 @@ preprocess = weights.transforms()
 originals = [cl.data.load_image(path) for path in picks]
 images = torch.stack([preprocess(im) for im in originals])
 print(f"{dataset.name}: {len(dataset.classes)} classes; batch {tuple(images.shape)}, "
-      f"mean {images.mean():.2f}, std {images.std():.2f} (normalised)")
+      f"mean {images.mean():.1f}, std {images.std():.1f} (normalised)")   # 1 decimal: the same on every CPU
 
 # %% [markdown]
 # ## Into our network
@@ -224,9 +224,11 @@ with torch.no_grad():
 # new head from the ten matching rows of the ImageNet classifier: it then classifies Imagenette before any
 # training (the "best of the ten" above).
 
-# %% tags=["nbval-check-output"]
+# %%
 model = pretrained.replace_head(copy.deepcopy(ours), 10, rows=indices)
 print(model.head)
+
+# %% tags=["nbval-check-output"]
 print(f"trainable parameters: {pretrained.trainable_params(model):,}")
 
 # %% [markdown]
