@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
 import torch
@@ -61,7 +62,8 @@ def measure_throughput(model: nn.Module, *, mode: str = "inference", batch_size:
     labels = torch.randint(0, model.head.fc.out_features if hasattr(model, "head") else 1000, (batch_size,),
                            device=device, generator=generator)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4) if mode == "train" else None
-    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
+    # float32 runs without autocast at all (torch 2.3's CPU autocast rejects dtype=float32 even when disabled)
+    autocast = torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else nullcontext()
 
     def one_step():
         if mode == "train":

@@ -33,3 +33,14 @@ def test_readme_has_the_commands_ci_runs():
     readme = (ROOT / "README.md").read_text()
     assert "<!-- ci: setup -->" in readme and "<!-- ci: test -->" in readme
     assert "readme_block setup" in (ROOT / ".ci/run").read_text()
+
+
+def test_the_oldest_torch_ci_tests_the_declared_lower_bounds():
+    script = (ROOT / "tools" / "oldest_torch.sh").read_text()
+    tested = {name.lower(): version for name, version in re.findall(r"^(TORCH|TORCHVISION|NUMPY)=(\S+)$", script, re.M)}
+    declared = {}
+    for requirement in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
+        name, _, bound = requirement.partition(">=")
+        declared[name] = bound
+    assert tested and all(declared[name] == version for name, version in tested.items()), (tested, declared)
+    assert set(tested) == {"torch", "torchvision", "numpy"}
