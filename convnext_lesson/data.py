@@ -5,14 +5,17 @@ Three ways to a dataset, tried in this order:
 1. a folder already unpacked, ``<dir>/imagenette2-160/{train,val}/<class>/*.JPEG``;
 2. an archive in ``<dir>``: an offline pack (``imagenette2-160-sq-q60-full.tar.gz``,
    checked against its SHA256) or the official archive (``imagenette2-160.tgz``,
-   checked against its MD5), unpacked once into the downloads folder;
+   checked against its MD5), unpacked once into the downloads folder; the archive is
+   checked every time it is found (hashed again only when its size or mtime changed);
 3. with ``download=True``, the official archive from the internet.
 
 ``<dir>`` is ``data_dir`` when given, else ``$CONVNEXT_LESSON_DATA``, the project's
-``data/`` folder and the downloads folder. Every run records which copy it used.
+``data/`` folder (in a source checkout), the package's ``data_files/`` (the tiny
+sample ships there) and the downloads folder. Every run records which copy it used.
 """
 from __future__ import annotations
 
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -20,10 +23,13 @@ from pathlib import Path
 
 import torch
 
-from .download import DownloadError, download, extract, file_digest, verify
+from .download import DownloadError, download, extract, verify
 
 ENV_DATA = "CONVNEXT_LESSON_DATA"
-PROJECT_DATA = Path(__file__).resolve().parents[1] / "data"
+# The project's data/ folder exists only in a source checkout; a pip install has the package alone.
+_PROJECT = Path(__file__).resolve().parents[1]
+PROJECT_DATA = _PROJECT / "data" if (_PROJECT / "pyproject.toml").is_file() else None
+PACKAGE_DATA = Path(__file__).resolve().parent / "data_files"  # travels with a pip install
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
@@ -52,6 +58,7 @@ class DatasetInfo:
     packs: tuple[Archive, ...] = ()
     licence: str = ""
     extensions: tuple[str, ...] = IMAGE_EXTENSIONS
+    class_counts: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # (train, val) images per sorted class
 
 
 _IMAGENET_TERMS = ("a subset of ImageNet: ImageNet's terms of access apply to the images (non-commercial research "
@@ -67,33 +74,36 @@ DATASETS = {
                 "https://s3.amazonaws.com/fast-ai-imageclas/imagenette2-160.tgz", "MD5 from torchvision's Imagenette"),
         (Archive("imagenette2-160-sq-q60-full.tar.gz", "sha256",
                  "5ead89323a2d4f62eb7f86565071e60b3dc24fc96873e26f72787a68c9c2d99a"),),
-        _IMAGENET_TERMS),
+        _IMAGENET_TERMS, class_counts=((963, 955, 993, 858, 941, 956, 961, 931, 951, 960),
+                                       (387, 395, 357, 386, 409, 394, 389, 419, 399, 390))),
     "imagenette-tiny": DatasetInfo(
-        "imagenette-tiny", "Imagenette, tiny sample (20 images per class per split), shipped in data/",
+        "imagenette-tiny", "Imagenette, tiny sample (20 images per class per split), shipped with the package",
         "imagenette2-160", ("train", "val"), 10, (200, 200), None,
         (Archive("imagenette2-160-sq-q60-tiny.tar.gz", "sha256",
                  "e9e02758335d0c107562e5ee6e730bba726160f8a51da1f579b01b2fc812544d"),),
-        _IMAGENET_TERMS),
+        _IMAGENET_TERMS, class_counts=((20,) * 10, (20,) * 10)),
     "imagewoof": DatasetInfo(
         "imagewoof", "Imagewoof (10 dog breeds, hard)", "imagewoof2-160", ("train", "val"), 10, (9025, 3929),
         Archive("imagewoof2-160.tgz", "md5", "3d200a7be99704a0d7509be2a9fbfe15",
                 "https://s3.amazonaws.com/fast-ai-imageclas/imagewoof2-160.tgz", _WOOF_NOTE),
         (Archive("imagewoof2-160-sq-q60-full.tar.gz", "sha256",
                  "392d70be4607eae9a617ee15a2338a8c9afedf165f434eaf6dc069723c38a3e7"),),
-        _IMAGENET_TERMS),
+        _IMAGENET_TERMS, class_counts=((941, 942, 932, 580, 949, 943, 949, 928, 921, 940),
+                                       (409, 408, 418, 224, 401, 407, 401, 422, 429, 410))),
     "imagewoof-tiny": DatasetInfo(
         "imagewoof-tiny", "Imagewoof, tiny sample (20 images per class per split)", "imagewoof2-160",
         ("train", "val"), 10, (200, 200), None,
         (Archive("imagewoof2-160-sq-q60-tiny.tar.gz", "sha256",
                  "32784a2c9b8cdaf61e01e5b5f35e03c165be6dfafdb6d51ccd18e89fb67e5045"),),
-        _IMAGENET_TERMS),
+        _IMAGENET_TERMS, class_counts=((20,) * 10, (20,) * 10)),
     "cifar10": DatasetInfo(
         "cifar10", "CIFAR-10 (10 classes, 32x32)", "cifar10-jpg-q75", ("train", "test"), 10, (50000, 10000),
         Archive("cifar-10-python.tar.gz", "md5", "c58f30108f718f92721af3b95e74349a",
                 "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", "URL and MD5 from torchvision's CIFAR10"),
         (Archive("cifar10-jpg-q75-full.tar.gz", "sha256",
                  "30d0d1ac38df36fe1f4dee7eb69f56666610aef6fea7bbeecc2066476d08cc93"),),
-        "CIFAR-10 (Krizhevsky, 2009): free to use, cite the tech report", extensions=(".jpg", ".png")),
+        "CIFAR-10 (Krizhevsky, 2009): free to use, cite the tech report", extensions=(".jpg", ".png"),
+        class_counts=((5000,) * 10, (1000,) * 10)),
 }
 # The official CIFAR-10 archive holds pickled arrays in this folder, not image files.
 CIFAR_PICKLE_FOLDER = "cifar-10-batches-py"
@@ -128,24 +138,31 @@ def get_dataset_info(name: str) -> DatasetInfo:
 
 def default_download_dir() -> Path:
     """``data/downloads`` of the project (git-ignored) when writable, else ``~/.cache/convnext_lesson``."""
-    if PROJECT_DATA.is_dir() and os.access(PROJECT_DATA, os.W_OK):
+    if PROJECT_DATA is not None and PROJECT_DATA.is_dir() and os.access(PROJECT_DATA, os.W_OK):
         return PROJECT_DATA / "downloads"
     return Path.home() / ".cache" / "convnext_lesson"
 
 
+def _folder(path, said: str) -> Path:
+    """``path`` if it is a folder; ``said`` starts the error message ("data directory X")."""
+    path = Path(path).expanduser()
+    valid = "give a folder that holds the unpacked dataset or its .tar.gz pack"
+    if path.is_file():
+        hint = f" (for this pack: {path.parent})" if path.name.endswith((".tar.gz", ".tgz")) else ""
+        raise DataError(f"{said} is a file, not a folder: {valid}{hint}")
+    if not path.is_dir():
+        raise DataError(f"{said} does not exist: {valid}")
+    return path
+
+
 def _search_dirs(data_dir) -> list[Path]:
     if data_dir is not None:
-        path = Path(data_dir).expanduser()
-        if not path.is_dir():
-            raise DataError(f"data directory {path} does not exist")
-        return [path]
+        return [_folder(data_dir, f"data directory {Path(data_dir).expanduser()}")]
     dirs = []
     if os.environ.get(ENV_DATA):
         path = Path(os.environ[ENV_DATA]).expanduser()
-        if not path.is_dir():
-            raise DataError(f"${ENV_DATA} points at {path}, which does not exist")
-        dirs.append(path)
-    return dirs + [PROJECT_DATA]
+        dirs.append(_folder(path, f"${ENV_DATA} points at {path}, which"))
+    return dirs + ([PROJECT_DATA] if PROJECT_DATA is not None else []) + [PACKAGE_DATA]
 
 
 def _how_to_get(info: DatasetInfo) -> str:
@@ -154,9 +171,11 @@ def _how_to_get(info: DatasetInfo) -> str:
         ways.append(f"download it with download=True (command line: --download), {info.official.file} from "
                     f"{info.official.url}")
     packs = " or ".join(p.file for p in info.packs)
+    places = f"into the folder ${ENV_DATA} names, or into a folder you pass as data_dir= (command line: --data-dir)"
+    if PROJECT_DATA is not None:  # a source checkout
+        places += f", or into the project's data/ folder ({PROJECT_DATA})"
     ways.append(f"put an offline copy ({packs}, or the unpacked folder {info.folder}/ with "
-                f"{'/ and '.join(info.splits)}/ inside, one sub-folder per class) into the project's data/ folder "
-                f"or into the folder ${ENV_DATA} names")
+                f"{'/ and '.join(info.splits)}/ inside, one sub-folder per class) {places}")
     return "; or ".join(ways)
 
 
@@ -181,18 +200,79 @@ def check_layout(root: Path, info: DatasetInfo) -> tuple[int, int]:
                             f"{info.num_classes} classes. To get {info.name}: " + _how_to_get(info))
         counts.append(n)
     if info.counts and tuple(counts) != info.counts:
-        hint = ""
         smaller = [d.name for d in DATASETS.values() if d.folder == info.folder and d.counts == tuple(counts)]
         if smaller:
             hint = f" This is the dataset {smaller[0]!r}; ask for that name."
+        else:
+            hint = _class_differences(root, info)
         raise DataError(f"{root} holds {counts[0]} {info.splits[0]} / {counts[1]} {info.splits[1]} images, but "
                         f"{info.name} has {info.counts[0]} / {info.counts[1]}: an incomplete or different copy."
                         + hint)
     return counts[0], counts[1]
 
 
+def _class_differences(root: Path, info: DatasetInfo, shown: int = 3) -> str:
+    """The class folders (first few) whose image counts differ from the dataset's, so one can fix them."""
+    if not info.class_counts or tuple(map(sum, info.class_counts)) != info.counts:
+        return ""
+    found = []
+    for split, expected in zip(info.splits, info.class_counts):
+        classes = sorted(e.name for e in os.scandir(root / split) if e.is_dir())
+        for cls, want in zip(classes, expected):
+            images = [e for e in os.scandir(root / split / cls) if e.name.lower().endswith(info.extensions)]
+            if len(images) == want:
+                continue
+            text = f"{root / split / cls} holds {len(images)} images, expected {want}"
+            extra = len(images) - want
+            if 0 < extra <= shown:  # files newer than all the others there were most likely added by hand
+                images.sort(key=lambda e: e.stat().st_mtime, reverse=True)
+                if images[extra - 1].stat().st_mtime > images[extra].stat().st_mtime:
+                    text += " (newer than the rest: " + ", ".join(e.name for e in images[:extra]) + ")"
+            found.append(text)
+    more = f"; and {len(found) - shown} more" if len(found) > shown else ""
+    return (" " + "; ".join(found[:shown]) + more + ". Remove the extra images or restore the missing ones, or "
+            "delete the folder and unpack or download the dataset again.") if found else ""
+
+
 def _stem(file: str) -> str:
     return file.removesuffix(".tar.gz").removesuffix(".tgz")
+
+
+def _read_stamp(path: Path) -> dict:
+    try:
+        stamp = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return stamp if isinstance(stamp, dict) else {}
+
+
+def _unpacked(archive: Path, expected: Archive, parent: Path, top: str) -> Path:
+    """``parent/top`` unpacked from ``archive``, which is checked against ``expected`` first.
+
+    A stamp next to the copy, ``<top>.source.json``, records the checksum of the archive
+    it came from and the path, size and mtime of the archive last checked: an unchanged
+    archive is not hashed again, and a copy from another archive (or one without a
+    stamp: unpacked by older code, or the unpack was killed) is unpacked anew.
+    """
+    checksum = f"{expected.algorithm}:{expected.checksum}"
+    target, stamp_file = parent / top, parent / f"{top}.source.json"
+    stamp = _read_stamp(stamp_file)
+    st = archive.stat()
+    seen = {"checksum": checksum, "archive": str(archive.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    try:
+        if stamp != seen:  # an archive not checked before, or changed since: hash it
+            verify(archive, **{expected.algorithm: expected.checksum})
+        if stamp.get("checksum") != checksum or not target.is_dir():
+            stamp_file.unlink(missing_ok=True)  # no stamp while the copy changes
+            extract(archive, parent, top, replace=True)
+            stamp = {}
+    except DownloadError as error:
+        raise DataError(str(error)) from error
+    if stamp != seen:
+        tmp = stamp_file.with_name(f".{stamp_file.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(seen))
+        os.replace(tmp, stamp_file)  # the stamp appears whole, after the copy it describes
+    return target
 
 
 def locate(name: str, data_dir=None, download_missing: bool = False, download_dir=None,
@@ -200,7 +280,9 @@ def locate(name: str, data_dir=None, download_missing: bool = False, download_di
     """Find (or unpack, or download) a dataset; see the module docstring for the order.
 
     With an explicit ``data_dir`` only that folder is searched (archives found there
-    still unpack into the downloads folder, as ``data_dir`` may be read-only).
+    still unpack into the downloads folder, as ``data_dir`` may be read-only). An
+    archive that is found is always the one used: a corrupt one is an error, even
+    when a copy unpacked earlier exists.
     """
     info = get_dataset_info(name)
     downloads = Path(download_dir) if download_dir else default_download_dir()
@@ -217,24 +299,22 @@ def locate(name: str, data_dir=None, download_missing: bool = False, download_di
     archives = [(a, "offline-pack") for a in info.packs] + ([(info.official, "official")] if info.official else [])
     for expected, origin in archives:  # 2. an archive, or one unpacked before
         top = CIFAR_PICKLE_FOLDER if origin == "official" and name == "cifar10" else info.folder
-        extracted = downloads / _stem(expected.file) / top
+        parent = downloads / _stem(expected.file)
+        checksum = f"{expected.algorithm}:{expected.checksum}"
         archive = next((d / expected.file for d in places if (d / expected.file).is_file()), None)
-        if archive is None and not (data_dir is None and extracted.is_dir()):
-            continue
-        if not extracted.is_dir():
-            try:
-                verify(archive, **{expected.algorithm: expected.checksum})
-                extract(archive, extracted.parent, top)
-            except DownloadError as error:
-                raise DataError(str(error)) from error
-        return _describe(info, extracted, origin, expected.file, f"{expected.algorithm}:{expected.checksum}")
+        if archive is not None:
+            return _describe(info, _unpacked(archive, expected, parent, top), origin, expected.file, checksum)
+        if data_dir is None and (parent / top).is_dir():  # unpacked before, the archive deleted since
+            if _read_stamp(parent / f"{top}.source.json").get("checksum") == checksum:
+                return _describe(info, parent / top, origin, expected.file, checksum)
+            return _describe(info, parent / top, "folder", None, None)  # from an archive never checked
     if problem is not None:
         raise problem
     if download_missing and info.official and info.official.url:  # 3. the internet
         official = info.official
         archive = download(official.url, downloads / official.file, md5=official.checksum, progress=progress)
         top = CIFAR_PICKLE_FOLDER if name == "cifar10" else info.folder
-        root = extract(archive, downloads / _stem(official.file), top)
+        root = _unpacked(archive, official, downloads / _stem(official.file), top)
         return _describe(info, root, "official", official.file, f"md5:{official.checksum}")
     looked = ", ".join(str(d) for d in places)
     raise DataError(f"{info.name} not found (looked in {looked}). To get it: " + _how_to_get(info))
@@ -396,7 +476,3 @@ def make_datasets(copy: DatasetCopy, image_size: int, train_transform, eval_tran
 def eval_resize(image_size: int) -> int:
     """The paper's evaluation: resize to image_size / 0.875, then centre-crop image_size."""
     return int(round(image_size / 0.875))
-
-
-def file_checksum(path) -> str:
-    return "sha256:" + file_digest(path, "sha256")

@@ -5,7 +5,7 @@ the server allows it), is checked against its size and MD5, and only then rename
 to ``<name>``. An archive unpacks into a hidden temporary folder next to the target
 and is renamed into place in one step. So a crash, a full disk or a killed Colab
 session leaves a ``.part`` file or a hidden folder, never a folder that passes for
-a dataset.
+a dataset; the next unpack into that folder removes such leftovers.
 """
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ import os
 import shutil
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zlib
 from pathlib import Path
 
 CHUNK = 1 << 20
+LEFTOVER_AGE_S = 3600  # an unpack's temporary folder older than this was left by a killed process
 
 
 class DownloadError(RuntimeError):
@@ -107,17 +109,21 @@ def verify(path: Path, md5: str | None = None, size: int | None = None, sha256: 
                                     f"expected {expected}. Delete it and download (or copy) it again")
 
 
-def extract(archive: str | os.PathLike, dest_dir: str | os.PathLike, top: str) -> Path:
+def extract(archive: str | os.PathLike, dest_dir: str | os.PathLike, top: str, replace: bool = False) -> Path:
     """Unpack ``archive`` and move its top folder ``top`` to ``dest_dir/top`` atomically.
 
-    Returns ``dest_dir/top``. A truncated or corrupt archive raises ``DownloadError``
-    and leaves ``dest_dir`` as it was.
+    Returns ``dest_dir/top``. An existing ``dest_dir/top`` is kept, or with ``replace``
+    swapped for the new one once that is complete. A truncated or corrupt archive
+    raises ``DownloadError`` and leaves ``dest_dir`` as it was.
     """
     archive, dest_dir = Path(archive), Path(dest_dir)
     target = dest_dir / top
-    if target.exists():
+    if target.exists() and not replace:
         return target
     dest_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in dest_dir.glob(f".{top}.extract-*"):  # young ones may be another process's unpack in progress
+        if time.time() - leftover.stat().st_mtime > LEFTOVER_AGE_S:
+            shutil.rmtree(leftover, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{top}.extract-", dir=dest_dir))
     try:
         try:
@@ -135,6 +141,8 @@ def extract(archive: str | os.PathLike, dest_dir: str | os.PathLike, top: str) -
         if not (tmp / top).is_dir():
             found = ", ".join(sorted(p.name for p in tmp.iterdir())) or "nothing"
             raise DownloadError(f"{archive} does not hold a folder {top!r} (found: {found})")
+        if replace and target.exists():
+            os.replace(target, tmp / ".replaced")  # out of the way (deleted below with tmp)
         try:
             os.replace(tmp / top, target)
         except OSError:

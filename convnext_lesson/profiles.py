@@ -57,7 +57,7 @@ class Profile:
 
 PROFILES = {
     "smoke": Profile(
-        "smoke", "tests and CI: seconds per run on 2 CPU cores, on the tiny sample shipped in data/",
+        "smoke", "tests and CI: seconds per run on 2 CPU cores, on the tiny sample shipped with the package",
         dataset="imagenette-tiny", image_size=32, epochs=3, batch_size=16, width_mult=0.25, depth_mult=1 / 3,
         threads=1, original_epoch_ratio=1.0),  # tiny tensors: a second thread costs more than it saves
     "cpu": Profile(

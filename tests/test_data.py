@@ -15,7 +15,7 @@ from convnext_lesson import data
 from convnext_lesson.download import DownloadError, download, extract
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ROOT / "data" / "imagenette2-160-sq-q60-tiny.tar.gz"
+TINY = ROOT / "convnext_lesson" / "data_files" / "imagenette2-160-sq-q60-tiny.tar.gz"  # ships in the package
 
 
 @pytest.fixture(scope="module")
