@@ -48,42 +48,19 @@ def step_table(steps, regime: str = "resnet50", image_size: int = 224) -> None:
             print(f"* step {row.index}: {row.note}")
 
 
-def roadmap_so_far(upto: int, runs=(), regime: str = "resnet50"):
-    """Top-1 against GFLOPs for steps 0..upto: the paper's (left) and ours (right).
-
-    ``runs``: results of this notebook's ``cl.train`` calls (``RunResult`` or record dicts). Our
-    committed reference runs (GPU, see ``cl.reference_results``) are drawn too where they exist. Ours
-    are on a small dataset at low resolution: compare our steps with each other, not with the paper's.
+def roadmap_so_far(upto: int, runs=(), regime: str = "resnet50", reference_profile: str = "cpu"):
+    """The roadmap up to step ``upto``, one row per step as in the paper's Figure 2: the paper's top-1
+    (left) and ours (right): the committed reference runs of ``reference_profile`` (mean and spread of
+    their seeds) and ``runs``, this notebook's ``cl.train`` results (crosses). Ours are small networks on
+    a small dataset at low resolution: compare our rows with each other, not with the paper's.
     """
-    import matplotlib.pyplot as plt
+    from IPython.display import display
 
-    from .ladder import _draw
     from .results import reference_results
-    from .roadmap import roadmap_steps
+    from .roadmap_figure import roadmap_figure
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
-    paper = [(s.index, s.paper_gflops, s.paper_top1, s.adopted) for s in roadmap_steps(regime) if s.index <= upto]
-    _draw(left, paper, "C0", "paper: ImageNet-1K, 224 px", "GFLOPs at 224 px", regime)
-    reference = [r for rs in reference_results(regime).values() for r in rs if r["step"] <= upto]
-    own = [getattr(r, "record", r) for r in runs]
-    for records, color, who in ((reference, "C2", "our GPU reference runs"), (own, "C1", "your runs here")):
-        if not records:
-            continue
-        r0 = records[0]
-        points = sorted((r["step"], count_step(r["step"], regime).gflops_paper_convention, r["top1"],
-                         get_step(r["step"], regime).adopted) for r in records)
-        _draw(right, points, color, "", "GFLOPs of the full-size step at 224 px", regime)
-        right.plot([], [], "o", color=color,
-                   label=f"{who}: {r0['dataset']['name']}, {r0['image_size']} px, {r0['epochs']} epochs, "
-                         f"profile {r0['profile']}")
-    if reference or own:
-        right.legend(fontsize=8, loc="best")
-        right.set_title("ours (small data: compare steps with each other)")
-    else:
-        right.text(0.5, 0.5, "no runs of ours yet", ha="center", va="center", transform=right.transAxes)
-        right.set_axis_off()
-    fig.tight_layout()
-    plt.show()
+    reference = [r for rs in reference_results(regime, reference_profile).values() for r in rs]
+    display(roadmap_figure(reference, runs, upto, regime))
 
 
 def plot_history(*runs):

@@ -1,11 +1,14 @@
 """Results records, reference results, the ladder and the train/ladder commands."""
 import json
+from pathlib import Path
 
 import pytest
 
 import convnext_lesson as cl
 from convnext_lesson import results
 from convnext_lesson.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]  # this checkout (the package may be installed elsewhere)
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +60,9 @@ def test_publish_record_keeps_no_machine_path(record, tmp_path):
 
 def test_reference_runs_ship_with_the_package():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    package_data = tomllib.loads((results.PROJECT_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
         "package-data"]["convnext_lesson"]
-    folder = results.REFERENCE_DIR.relative_to(results.PROJECT_ROOT / "convnext_lesson").as_posix()
+    folder = results.REFERENCE_DIR.relative_to(Path(results.__file__).parent).as_posix()
     assert f"{folder}/*.json" in package_data
 
 
@@ -106,7 +109,7 @@ def test_cli_bad_input(tmp_path, capsys, monkeypatch):
 def test_roadmap_picture_tool(record, tmp_path):
     import runpy
 
-    tool = runpy.run_path(str(results.PROJECT_ROOT / "tools" / "roadmap_picture.py"))
+    tool = runpy.run_path(str(ROOT / "tools" / "roadmap_picture.py"))
     folder = tmp_path / "records"
     results.write_record(record, folder / "a.json")
     out = tool["main"](["--records", str(folder), "--out", str(tmp_path / "roadmap.png")])
@@ -119,9 +122,9 @@ def test_roadmap_picture_tool(record, tmp_path):
 
 
 def test_committed_cpu_runs_are_the_readme_numbers():
-    records = results.find_records(results.PROJECT_ROOT / "results" / "cpu")
-    assert records, "results/cpu holds the README's measured runs"
-    readme = (results.PROJECT_ROOT / "README.md").read_text()
+    records = [r for rs in cl.reference_results(profile="cpu").values() for r in rs]
+    assert records, "convnext_lesson/reference/runs holds the README's measured cpu runs"
+    readme = (ROOT / "README.md").read_text()
     for r in records:
         assert "/" not in r["dataset"]["root"] and r["git_dirty"] is False and r["profile"] == "cpu"
         row = (f"| {r['step']} | ", f"| {r['recipe']}, {r['epochs']} | {r['seed']} | {r['params'] / 1e6:.2f}M | "

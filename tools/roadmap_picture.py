@@ -1,6 +1,7 @@
-"""Redraw the README's roadmap picture from committed run records: the paper's roadmap beside ours.
+"""Redraw the README's roadmap picture from committed run records: the paper's roadmap beside ours,
+one row per step as in the paper's Figure 2.
 
-    python tools/roadmap_picture.py                       # results/cpu/*.json -> docs/roadmap.png
+    python tools/roadmap_picture.py                       # the package's cpu reference runs -> docs/roadmap.png
     python tools/roadmap_picture.py --records DIR --out PNG
 """
 from __future__ import annotations
@@ -8,15 +9,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from convnext_lesson.ladder import plot_roadmap
-from convnext_lesson.results import find_records
+from convnext_lesson.results import REFERENCE_DIR, find_records
+from convnext_lesson.roadmap_figure import roadmap_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv=None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=Path, default=ROOT / "results" / "cpu", help="folder of run records")
+    parser.add_argument("--records", type=Path, default=REFERENCE_DIR, help="folder of run records")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "roadmap.png")
     args = parser.parse_args(argv)
     records = find_records(args.records)
@@ -29,7 +30,7 @@ def main(argv=None) -> Path:
         parser.error(f"the records in {args.records} come from runs of different sizes (profile, dataset, px): "
                      f"{sorted(sizes)}; keep one size per folder")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    plot_roadmap(records).savefig(args.out, dpi=100, bbox_inches="tight")
+    roadmap_figure(records).savefig(args.out, dpi=100, bbox_inches="tight")
     print(f"{args.out}: the paper's roadmap beside {len(records)} runs ({', '.join(map(str, sorted(sizes)[0]))})")
     return args.out
 

@@ -46,7 +46,7 @@ for p in cl.profiles.PROFILES.values():
 #
 # Imagenette is the main dataset; Imagewoof (10 dog breeds, much harder) and CIFAR-10 are options. Online,
 # `cl.data.locate(name, download_missing=True)` downloads the official archive with a progress bar and
-# checks its checksum; offline, point `CONVNEXT_LESSON_DATA` at a folder holding a copy. The repository
+# checks its checksum; offline, point `CONVNEXT_LESSON_DATA` at a folder holding a copy. The course
 # package ships a tiny real sample (20 images per class and split) for tests and offline demos, so it works
 # from a bare pip install too.
 

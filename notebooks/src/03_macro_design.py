@@ -245,7 +245,7 @@ cl.lesson.plot_history(run1, run2, run3)
 # a reproduction of the paper's gains.
 #
 # What we measured under the `cpu` profile (2-core CPU, Imagenette at 64 px, 12 epochs; the README has the
-# details and `results/cpu/` the records): step 1 reached 74.2% with seed 0 and with seed 1, step 2 73.9%
+# details and `convnext_lesson/reference/runs/` the records): step 1 reached 74.2% with seed 0 and with seed 1, step 2 73.9%
 # (seed 0), step 3 71.2% and 70.6%. So at this size the patchify stem *costs* about 3 points, more than the
 # seed moves it. The paper's small gain was measured at 224 px on 1.28 million images; a design decision
 # can go the other way on a different problem, and finding out is what the measurement is for.
