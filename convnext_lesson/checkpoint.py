@@ -3,11 +3,21 @@
 ``save`` writes to a temporary file in the same folder, flushes it to disk and
 renames it over the old checkpoint (``os.replace`` is atomic), so a run killed at
 any moment leaves either the previous checkpoint or the new one, whole.
+
+``lock_run_folder`` lets one process at a time train a run folder: an ``flock`` on
+a lock file beside it, which the operating system releases when the process ends,
+however it ends (a killed run never leaves its folder locked).
 """
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, no lock
+    fcntl = None
 
 import torch
 
@@ -35,9 +45,41 @@ def save(state: dict, path: str | os.PathLike) -> None:
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> None:
-    """Temporary files a killed run left behind (never a checkpoint)."""
-    for p in Path(folder).glob(f".{CHECKPOINT_NAME}.tmp-*"):
-        p.unlink(missing_ok=True)
+    """Temporary files a killed run left behind (never a checkpoint); call it holding the folder's lock."""
+    for pattern in (f".{CHECKPOINT_NAME}.tmp-*", ".result.json.tmp-*"):
+        for p in Path(folder).glob(pattern):
+            p.unlink(missing_ok=True)
+
+
+@contextmanager
+def lock_run_folder(run_dir: str | os.PathLike):
+    """Hold ``run_dir`` for this process; ``CheckpointError`` if another process holds it.
+
+    The lock file lies beside the folder (``.<name>.lock``), so the run folder holds
+    only the checkpoint and the record; it keeps the holder's pid for the message.
+    """
+    run_dir = Path(run_dir)
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    with open(run_dir.parent / f".{run_dir.name}.lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            pid = f.read().strip()
+            raise CheckpointError(f"another process{f' (pid {pid})' if pid else ''} is training {run_dir}; wait "
+                                  "for it to finish (or stop it), or use another output folder") from None
+        f.seek(0)
+        f.truncate()
+        f.write(str(os.getpid()))
+        f.flush()
+        try:
+            yield
+        finally:
+            f.truncate(0)
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def load(path: str | os.PathLike, map_location="cpu") -> dict:
@@ -58,7 +100,8 @@ def check_compatible(saved_spec: dict, spec: dict, path) -> None:
     if (saved_spec.get("step"), saved_spec.get("regime")) != (spec.get("step"), spec.get("regime")):
         raise CheckpointError(f"checkpoint {path} is from {what(saved_spec)}, not {what(spec)}; resume it with "
                               f"that step, or use another output folder")
-    differ = sorted(k for k in set(saved_spec) | set(spec) if saved_spec.get(k) != spec.get(k))
+    # a key the checkpoint lacks was added to the spec after it was written: not a difference
+    differ = sorted(k for k in spec if k in saved_spec and saved_spec[k] != spec[k])
     if differ:
         details = "; ".join(f"{k}: checkpoint {saved_spec.get(k)!r}, now {spec.get(k)!r}" for k in differ)
         raise CheckpointError(f"checkpoint {path} is from a different run ({details}); resume with the same "

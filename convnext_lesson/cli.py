@@ -83,7 +83,10 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def positive_int(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0  # "1.5", "big": the same message as for 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
@@ -130,6 +133,9 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except (DownloadError, TrainingError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # e.g. the disk filled up mid-run: the file and the reason, no traceback
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

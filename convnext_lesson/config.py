@@ -7,6 +7,7 @@ exactly what a step changed.
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, fields, replace
 
 # Valid values of the categorical fields, used by validation and error messages.
@@ -20,6 +21,22 @@ CHOICES = {
     "downsampling": ("in_block", "separate"),
     "init": ("kaiming", "trunc_normal"),
 }
+
+
+# Integer fields that must be at least 1, with the value the paper's networks use.
+_POSITIVE_INTS = {
+    "stem_width": "64 in ResNet-50, 96 in ConvNeXt-T",
+    "expansion": "4 in ResNet and ConvNeXt",
+    "in_chans": "3 for RGB images",
+}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -66,17 +83,34 @@ class NetConfig:
     in_chans: int = 3
 
     def __post_init__(self):
+        for name in ("depths", "widths"):  # a list (from JSON, or typed by hand) is the same design
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
+            if not isinstance(getattr(self, name), tuple) or not all(_is_int(v) for v in getattr(self, name)):
+                raise ValueError(f"{name}={value!r} is not valid: use a tuple of positive integers, one per stage, "
+                                 f"e.g. {name}={getattr(NetConfig, name)}")
         for name, valid in CHOICES.items():
             value = getattr(self, name)
-            if value not in valid:
+            if not isinstance(value, str) or value not in valid:
                 raise ValueError(f"{name}={value!r} is not valid; choose one of {', '.join(valid)}")
+        for name in ("depthwise", "stem_norm", "head_norm"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}={getattr(self, name)!r} is not valid: use True or False")
+        for name, example in _POSITIVE_INTS.items():
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise ValueError(f"{name}={value!r} is not valid: use a positive integer ({example})")
         if len(self.depths) != len(self.widths) or not self.depths:
             raise ValueError(f"depths {self.depths} and widths {self.widths} must be non-empty and of equal length")
-        if any(int(d) < 1 for d in self.depths) or any(int(w) < 1 for w in self.widths):
+        if any(d < 1 for d in self.depths) or any(w < 1 for w in self.widths):
             raise ValueError(f"depths {self.depths} and widths {self.widths} must be positive")
-        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+        if not _is_real(self.drop_path) or (self.layer_scale is not None and not _is_real(self.layer_scale)):
+            raise ValueError(f"drop_path={self.drop_path!r} must be a number and layer_scale={self.layer_scale!r} "
+                             "a number or None")
+        if not _is_int(self.kernel_size) or self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(
-                f"kernel_size={self.kernel_size} is not valid: use an odd size (3, 5, 7, 9, 11, ...) "
+                f"kernel_size={self.kernel_size!r} is not valid: use an odd size (3, 5, 7, 9, 11, ...) "
                 "so that 'same' padding keeps the feature map centred")
         if self.block == "dw_first" and not self.depthwise:
             raise ValueError("block='dw_first' moves the depthwise conv up; it needs depthwise=True")

@@ -59,3 +59,25 @@ def broadcast_object(obj, info: DistInfo):
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def main_first(info: DistInfo, work, on_every_rank: bool = True):
+    """``work()`` on rank 0, then (``on_every_rank``) on the others; returns its result (None where not run).
+
+    An error on rank 0 (data not found, run folder locked) reaches every rank, which raises
+    it too: without this the other ranks would wait in a collective until the NCCL timeout.
+    """
+    if not info.enabled:
+        return work()
+    if info.is_main:
+        try:
+            result = work()
+        except Exception as error:
+            broadcast_object(error, info)
+            raise
+        broadcast_object(None, info)
+        return result
+    error = broadcast_object(None, info)
+    if error is not None:
+        raise error
+    return work() if on_every_rank else None

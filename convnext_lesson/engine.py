@@ -88,6 +88,13 @@ class StopRequest:
         return False
 
 
+def make_grad_scaler(enabled: bool):
+    """A CUDA GradScaler (a disabled one passes everything through: bf16, fp32, CPU runs)."""
+    if hasattr(torch.amp, "GradScaler"):  # torch >= 2.3
+        return torch.amp.GradScaler("cuda", enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled)
+
+
 def amp_dtype_for(device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         return None
@@ -144,7 +151,7 @@ class Trainer:
         self.optimizer = make_optimizer(self.raw_model, recipe, fused=self.device.type == "cuda")
         self.scheduler = make_scheduler(self.optimizer, recipe, self.total_steps)
         # fp16 needs loss scaling (its small gradients underflow); bf16 and fp32 do not
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.scaler = make_grad_scaler(self.amp_dtype == torch.float16)
         self.ema = None
         if ema_decay:
             from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
@@ -159,6 +166,7 @@ class Trainer:
         self.epoch, self.step = 0, 0  # position: the next step to run
         self.partial = {"loss_sum": 0.0, "samples": 0, "train_time": 0.0}
         self.wall_time, self.resumes = 0.0, 0
+        self.step_lr = recipe.lr  # the learning rate of the last optimizer step (for the divergence message)
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.ckpt_path = self.run_dir / ckpt.CHECKPOINT_NAME
 
@@ -199,6 +207,7 @@ class Trainer:
                     loss = self.criterion(self.model(x), y)
                 self.scaler.scale(loss / self.accum).backward()
             total += loss.detach().float()
+        self.step_lr = self.optimizer.param_groups[0]["lr"]  # before the scheduler moves it on
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
@@ -272,8 +281,8 @@ class Trainer:
             kept = (f"the last good checkpoint (end of epoch {self.epoch}) is kept at {self.ckpt_path}"
                     if self.history else "no checkpoint was written yet")
             raise TrainingError(f"the loss became {value} in epoch {self.epoch + 1}, step {self.step} (learning rate "
-                                f"{self.optimizer.param_groups[0]['lr']:.3g}): training diverged. {kept}. Try a "
-                                "lower learning rate or full precision")
+                                f"{self.step_lr:.3g}): training diverged. {kept}. Try a lower learning rate or full "
+                                "precision")
         return value
 
     def _should_stop(self, stop: StopRequest) -> bool:
@@ -330,6 +339,7 @@ class Trainer:
         """Train to the last epoch (from the checkpoint with ``resume``); returns the per-epoch history."""
         if resume and self.ckpt_path.exists():
             self.load_checkpoint()
+            self.save_checkpoint()  # count this resume now: a run killed before its next checkpoint still counts it
         elif self.ckpt_path.exists():
             raise ckpt.CheckpointError(f"{self.ckpt_path} exists: resume it (resume=True, command line --resume) or "
                                        "choose another output folder; nothing was overwritten")

@@ -11,7 +11,7 @@ from pathlib import Path
 from . import results
 from .profiles import get_profile
 from .roadmap import get_step, roadmap_steps
-from .training import default_out_dir, run_dir_for, train
+from .training import default_out_dir, train
 
 
 @dataclass
@@ -26,6 +26,8 @@ def parse_steps(steps, regime: str = "resnet50") -> list:
     """Steps as a list of indices/names, or a string such as ``"0-3,9,16"``; None: every step."""
     if steps is None:
         return list(roadmap_steps(regime))
+    valid = ", ".join(f"{s.index}={s.name}" for s in roadmap_steps(regime))
+    text = steps
     if isinstance(steps, str):
         items = []
         for part in steps.replace(" ", ",").split(","):
@@ -33,10 +35,15 @@ def parse_steps(steps, regime: str = "resnet50") -> list:
                 continue
             if "-" in part and all(p.isdigit() for p in part.split("-", 1)):
                 lo, hi = (int(p) for p in part.split("-", 1))
+                if lo > hi:
+                    raise ValueError(f"step range {part!r} is reversed: write it low to high, e.g. {hi}-{lo}; "
+                                     f"valid steps: {valid}")
                 items.extend(range(lo, hi + 1))
             else:
                 items.append(part)
         steps = items
+    if not steps:
+        raise ValueError(f"no steps given ({text!r}); name some, e.g. \"0-3,9,16\"; valid steps: {valid}")
     by_index = {get_step(s, regime).index: get_step(s, regime) for s in steps}
     return [by_index[i] for i in sorted(by_index)]
 
@@ -50,13 +57,7 @@ def ladder(profile=None, steps=None, dataset=None, regime: str = "resnet50", dat
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir()
     chosen = parse_steps(steps, regime)
     records = []
-    for st in chosen:
-        done = run_dir_for(out_dir, regime, prof.name, dataset, st, seed, {}) / results.RESULT_NAME
-        if done.exists():
-            if verbose:
-                print(f"step {st.index} ({st.name}): result exists, skipping ({done})")
-            records.append(results.read_record(done))
-            continue
+    for st in chosen:  # train() finds a finished step (in the folder its settings give) and loads it
         run = train(st.index, profile=prof, dataset=dataset, regime=regime, data_dir=data_dir, out_dir=out_dir,
                     seed=seed, resume=True, download=download, progress=progress, verbose=verbose, **train_kwargs)
         if run.record is None:  # a non-zero rank under torchrun

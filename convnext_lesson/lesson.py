@@ -30,6 +30,7 @@ def show_change(step, regime: str = "resnet50") -> None:
 
 def step_table(steps, regime: str = "resnet50", image_size: int = 224) -> None:
     """Params and GFLOPs (both conventions) of some steps, beside the paper's GFLOPs and top-1."""
+    steps = [get_step(index, regime).index for index in steps]  # an unknown step fails before anything prints
     print(f"{'step':>4}  {'change':<24} {'params':>8} {'GFLOPs':>7} {'fvcore':>7} │ {'paper GFLOPs':>12} "
           f"{'paper top-1':>11}")
     for index in steps:

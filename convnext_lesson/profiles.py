@@ -115,8 +115,9 @@ def scale_width(width: int, mult: float) -> int:
 
 def scale_config(cfg: NetConfig, width_mult: float = 1.0, depth_mult: float = 1.0) -> NetConfig:
     """The same design at another size: the step's own config with depths, widths and stem scaled."""
-    if width_mult <= 0 or depth_mult <= 0:
-        raise ValueError(f"width_mult={width_mult} and depth_mult={depth_mult} must be positive")
+    for name, value in (("width_mult", width_mult), ("depth_mult", depth_mult)):
+        if not value > 0:
+            raise ValueError(f"{name}={value!r} must be a positive number")
     if width_mult == 1.0 and depth_mult == 1.0:
         return cfg
     return cfg.replace(depths=tuple(scale_depth(d, depth_mult) for d in cfg.depths),

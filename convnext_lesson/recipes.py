@@ -72,8 +72,9 @@ class Recipe:
 
     def scaled(self, epochs: int, batch_size: int) -> "Recipe":
         """The recipe for a run of ``epochs`` at ``batch_size`` (see the module docstring)."""
-        if epochs < 1 or batch_size < 1:
-            raise ValueError(f"epochs={epochs} and batch_size={batch_size} must be positive")
+        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}={value!r} must be a positive integer")
         s = min(1.0, epochs / self.full_strength_epochs)
         lr = max(self.lr * batch_size / self.base_batch, self.lr_floor)
         crop_min = WEAK_CROP_SCALE + s * (self.crop_scale[0] - WEAK_CROP_SCALE)

@@ -17,8 +17,10 @@ batch_size,            accumulation (after any out-of-memory retry), processes, 
 micro_batch,
 accumulation,
 world_size, seed
-config, overrides      the trained network's NetConfig (scaled by the profile), and the
-                       config fields changed by the caller
+config, overrides      the trained network's NetConfig (scaled by the profile), and what
+                       makes the run differ from the profile's plain step: config fields,
+                       ``recipe`` changes, ``profile`` sizing, ``ema``, and ``data`` (a copy
+                       other than the offline pack)
 params                 parameter count of the trained network
 gflops                 {"trained_resolution", "at_224"}: GFLOPs of the trained network,
                        paper convention (conv + linear multiply-accumulates / 1e9)
@@ -96,8 +98,11 @@ def write_record(record: dict, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
+        os.replace(tmp, path)
+    finally:  # a full disk leaves no partial temporary behind
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -144,6 +144,13 @@ def load_external_weights(model: nn.Module, state_dict: Mapping[str, torch.Tenso
         raise ValueError(f"these weights do not fit this network in the {layout} layout "
                          f"(depths {model.config.depths}, widths {model.config.widths}, "
                          f"{model.num_classes} classes): " + describe_mismatch(missing, unexpected, wrong))
+    # load_state_dict would silently cast integer weights to float; a float tensor is what any real checkpoint has
+    not_float = [f"{theirs} ({state_dict[theirs].dtype})" for k, theirs in keys.items()
+                 if ours[k].is_floating_point() and not state_dict[theirs].is_floating_point()]
+    if not_float:
+        more = f" (+{len(not_float) - 5} more)" if len(not_float) > 5 else ""
+        raise ValueError(f"these weights hold integer tensors where the network has floating-point ones: "
+                         f"{', '.join(not_float[:5])}{more}; load float32, float16 or bfloat16 weights")
     converted = {k: state_dict[theirs].reshape(ours[k].shape) for k, theirs in keys.items()}
     model.load_state_dict(converted, strict=True)
     return model

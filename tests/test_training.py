@@ -206,3 +206,84 @@ def test_images_from_disk_with_workers_give_the_same_run(tmp_path):
     assert a.record["profile_settings"]["preload"] is False and b.record["profile_settings"]["workers"] == 2
     sa, sb = a.model.state_dict(), b.model.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_list_valued_override_trains_records_and_resumes(tmp_path, monkeypatch):
+    kw = dict(profile="smoke", epochs=2, out_dir=tmp_path, progress=False, verbose=False)
+    _interrupt_at(monkeypatch, {3})
+    with pytest.raises(KeyboardInterrupt):
+        cl.train(16, depths=[1, 1, 1, 1], **kw)
+    monkeypatch.undo()
+    run = cl.train(16, depths=[1, 1, 1, 1], resume=True, **kw)
+    assert run.record["config"]["depths"] == [1, 1, 1, 1] and run.record["resumes"] == 1
+    assert run.record["overrides"] == {"depths": [1, 1, 1, 1], "profile": {"epochs": 2}}
+    again = cl.train(16, depths=(1, 1, 1, 1), **kw)  # the same design: the same run folder, already trained
+    assert again.run_dir == run.run_dir and again.record == run.record
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(depths="1111"), "depths='1111' is not valid: use a tuple of positive integers"),
+    (dict(kernel_size=7.5), "kernel_size=7.5 is not valid"),
+    (dict(head_norm="yes"), "head_norm='yes' is not valid: use True or False"),
+    (dict(recipe={"mix_prob": "high"}), "recipe setting mix_prob='high' is not valid: use a value of type float"),
+    (dict(recipe={"randaugment": 9}), r"randaugment=9 is not valid: use a value of type tuple\[int, int\] \| None"),
+    (dict(recipe={"label_smoothing": True}), "label_smoothing=True is not valid"),
+])
+def test_override_of_the_wrong_type_is_refused_before_training(kwargs, message, tmp_path, monkeypatch):
+    monkeypatch.setattr(Trainer, "fit", lambda self, resume=False: pytest.fail("trained"))
+    with pytest.raises(ValueError, match=message):
+        cl.train(16, profile="smoke", out_dir=tmp_path, progress=False, verbose=False, **kwargs)
+    assert not list(tmp_path.rglob("*"))
+
+
+def test_recipe_list_setting_is_a_tuple(tmp_path):
+    run = cl.train(16, profile="smoke", epochs=1, recipe={"randaugment": [1, 5]}, out_dir=tmp_path,
+                   progress=False, verbose=False)
+    assert run.record["recipe_settings"]["randaugment"] == [1, 5]
+
+
+def test_resumes_counts_a_resume_that_died_before_its_checkpoint(tmp_path, monkeypatch):
+    original, crash = Trainer._train_step, {"at": (1, 3)}  # in epoch 2, after the checkpoint of epoch 1
+
+    def step(self, batches):
+        if (self.epoch, self.step) == crash["at"]:
+            raise RuntimeError("the process died (simulated)")
+        return original(self, batches)
+
+    monkeypatch.setattr(Trainer, "_train_step", step)
+    kw = dict(profile="smoke", out_dir=tmp_path, progress=False, verbose=False)
+    with pytest.raises(RuntimeError, match="died"):
+        cl.train(16, **kw)
+    with pytest.raises(RuntimeError, match="died"):
+        cl.train(16, resume=True, **kw)  # resume 1 dies at the same place, before it writes a checkpoint
+    crash["at"] = None
+    assert cl.train(16, resume=True, **kw).record["resumes"] == 2
+
+
+def test_divergence_quotes_the_learning_rate_of_its_step(tmp_path, monkeypatch):
+    original, used = Trainer._train_step, []
+
+    def step(self, batches):
+        used.append(self.optimizer.param_groups[0]["lr"])  # what this step's update uses
+        loss = original(self, batches)
+        return loss * float("nan") if self.epoch == 2 else loss
+
+    monkeypatch.setattr(Trainer, "_train_step", step)
+    with pytest.raises(TrainingError, match="loss became nan in epoch 3, step 12") as error:
+        cl.train(16, profile="smoke", out_dir=tmp_path, progress=False, verbose=False)
+    assert f"(learning rate {used[-1]:.3g})" in str(error.value)
+
+
+def test_grad_scaler_without_torch_amp_grad_scaler(tmp_path, monkeypatch):
+    """torch < 2.3 has only torch.cuda.amp.GradScaler."""
+    import warnings
+
+    from convnext_lesson import engine
+
+    monkeypatch.delattr(torch.amp, "GradScaler")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # newer torch deprecates torch.cuda.amp.GradScaler
+        scaler = engine.make_grad_scaler(enabled=False)
+        run = cl.train(16, profile="smoke", epochs=1, out_dir=tmp_path, progress=False, verbose=False)
+    assert isinstance(scaler, torch.cuda.amp.GradScaler) and not scaler.is_enabled()
+    assert run.record["amp"] == "none" and len(run.history) == 1

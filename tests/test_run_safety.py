@@ -1,0 +1,142 @@
+"""Run folders: what makes one run differ from another, one process per folder, nothing left behind."""
+import errno
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import convnext_lesson as cl
+from convnext_lesson import checkpoint as ckpt
+from convnext_lesson import data, results
+from convnext_lesson.training import run_dir_for
+
+ROOT = Path(__file__).resolve().parents[1]
+KW = dict(profile="smoke", progress=False, verbose=False)
+
+
+def pack_folder() -> Path:
+    """The folder that holds the tiny sample's offline pack (the project's data/, or the package's)."""
+    file = data.DATASETS["imagenette-tiny"].packs[0].file
+    folders = [getattr(data, name, None) for name in ("PACKAGE_DATA", "PROJECT_DATA")]
+    return next(Path(d) for d in folders if d is not None and (Path(d) / file).is_file())
+
+
+def test_ema_and_the_dataset_copy_get_their_own_run_folder(tmp_path, capsys):
+    plain = cl.train(16, out_dir=tmp_path, **KW)
+    assert plain.run_dir.name == "step16-separate_downsampling-seed0"  # the plain step keeps its name
+    assert plain.record["ema"] is None and plain.record["dataset"]["origin"] == "offline-pack"
+
+    with_ema = cl.train(16, out_dir=tmp_path, ema=True, **KW)
+    assert with_ema.run_dir != plain.run_dir and with_ema.record["ema"]["top1"] >= 0
+    assert with_ema.record["overrides"] == {"ema": True}
+
+    unpacked = data.locate("imagenette-tiny").root  # the same images, as a folder rather than the checksummed pack
+    from_folder = cl.train(16, out_dir=tmp_path, data_dir=unpacked.parent, **KW)
+    assert from_folder.run_dir not in (plain.run_dir, with_ema.run_dir)
+    assert from_folder.record["dataset"]["origin"] == "folder"
+    assert from_folder.record["overrides"]["data"].startswith("folder:")
+    assert str(unpacked) not in json.dumps(from_folder.record["overrides"])  # no machine path in the identity
+
+    capsys.readouterr()
+    pack = cl.train(16, out_dir=tmp_path, data_dir=pack_folder(), profile="smoke", progress=False)
+    assert pack.run_dir == plain.run_dir and pack.record == plain.record  # the pack, wherever it lies
+    assert "already trained" in capsys.readouterr().out
+
+
+def test_a_changed_profile_gets_its_own_run_folder(tmp_path):
+    plain = cl.train(16, epochs=1, out_dir=tmp_path, **KW)
+    longer = cl.get_profile("smoke").replace(epochs=1, max_steps_per_epoch=6)
+    changed = cl.train(16, profile=longer, out_dir=tmp_path, progress=False, verbose=False)
+    assert changed.run_dir != plain.run_dir
+    assert changed.record["overrides"] == {"profile": {"epochs": 1, "max_steps_per_epoch": 6}}
+    faster = cl.get_profile("smoke").replace(workers=0, threads=2)  # speed only: the plain run
+    assert cl.train(16, profile=faster, epochs=1, out_dir=tmp_path, progress=False,
+                    verbose=False).run_dir == plain.run_dir
+
+
+def test_a_checkpoint_from_before_the_data_identity_resumes(tmp_path):
+    done = cl.train(16, epochs=1, out_dir=tmp_path, **KW)
+    path = done.run_dir / ckpt.CHECKPOINT_NAME
+    state = ckpt.load(path)
+    assert state["spec"]["data"].startswith("offline-pack:sha256:")
+    del state["spec"]["data"]  # as a checkpoint written before runs recorded their copy
+    ckpt.save({k: v for k, v in state.items() if k != "format"}, path)
+    (done.run_dir / results.RESULT_NAME).unlink()
+    again = cl.train(16, epochs=1, out_dir=tmp_path, resume=True, **KW)
+    assert again.record["top1"] == done.record["top1"] and again.record["resumes"] == 1
+
+
+def test_a_checkpoint_of_another_dataset_copy_is_refused(tmp_path):
+    done = cl.train(16, epochs=1, out_dir=tmp_path, **KW)
+    path = done.run_dir / ckpt.CHECKPOINT_NAME
+    state = ckpt.load(path)
+    state["spec"]["data"] = "official:md5:0123"
+    ckpt.save({k: v for k, v in state.items() if k != "format"}, path)
+    (done.run_dir / results.RESULT_NAME).unlink()
+    with pytest.raises(ckpt.CheckpointError, match="different run.*data: checkpoint 'official:md5:0123'"):
+        cl.train(16, epochs=1, out_dir=tmp_path, resume=True, **KW)
+
+
+def test_a_run_folder_in_use_is_refused(tmp_path, capsys):
+    from convnext_lesson.cli import main
+
+    run_dir = tmp_path / "resnet50-smoke-imagenette-tiny" / "step16-separate_downsampling-seed0"
+    with ckpt.lock_run_folder(run_dir):
+        with pytest.raises(ckpt.CheckpointError, match=rf"another process \(pid {os.getpid()}\) is training "
+                                                       rf".*step16-separate_downsampling-seed0; wait for it"):
+            cl.train(16, out_dir=tmp_path, **KW)
+        assert main(["train", "--step", "16", "--profile", "smoke", "--out", str(tmp_path), "--no-progress"]) == 2
+        assert "error: another process" in capsys.readouterr().err
+        assert not run_dir.exists()  # nothing was written into the folder in use
+    assert cl.train(16, out_dir=tmp_path, **KW).run_dir == run_dir  # released: the next process trains it
+
+
+def test_stale_temporaries_are_removed_when_a_run_starts(tmp_path):
+    run_dir = run_dir_for(tmp_path, "resnet50", "smoke", "imagenette-tiny", cl.get_step(16), 0,
+                          {"profile": {"epochs": 1}})
+    run_dir.mkdir(parents=True)
+    for name in (".checkpoint.pt.tmp-4242", ".result.json.tmp-4242"):
+        (run_dir / name).write_bytes(b"left by a run killed while writing")
+    run = cl.train(16, epochs=1, out_dir=tmp_path, **KW)
+    assert run.run_dir == run_dir
+    assert sorted(p.name for p in run_dir.iterdir()) == ["checkpoint.pt", "result.json"]
+
+
+def test_write_record_leaves_no_temporary_on_a_full_disk(tmp_path, monkeypatch):
+    record = {k: 1 for k in results.REQUIRED} | {"schema_version": results.SCHEMA_VERSION}
+    original = Path.write_text
+
+    def full_half_way(self, text, *args, **kwargs):
+        original(self, text[: len(text) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+
+    monkeypatch.setattr(Path, "write_text", full_half_way)
+    with pytest.raises(OSError, match="No space left"):
+        results.write_record(record, tmp_path / results.RESULT_NAME)
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_notebook_conftest_removes_its_runs_folder(tmp_path):
+    """The notebooks' conftest makes a temporary runs folder for the kernels, and removes it at the end."""
+    session = tmp_path / "session"
+    session.mkdir()
+    shutil.copy(ROOT / "notebooks" / "conftest.py", session / "conftest.py")
+    seen = tmp_path / "seen.txt"
+    (session / "test_kernel.py").write_text(
+        "import os\n\n\ndef test_kernel_sees_the_folder():\n"
+        "    runs = os.environ['CONVNEXT_LESSON_RUNS']\n"
+        "    assert os.path.isdir(runs)\n"
+        f"    open({str(seen)!r}, 'w').write(runs)\n")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "CONVNEXT_LESSON_RUNS"} | {"TMPDIR": str(scratch)}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(session)],
+                          cwd=session, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert Path(seen.read_text()).parent == scratch and list(scratch.iterdir()) == []
