@@ -363,7 +363,9 @@ def _finetune(model, name, size, dev, seed, verbose) -> FinetuneResult:
     steps = len(train_loader) if size.max_steps_per_epoch is None else min(len(train_loader), size.max_steps_per_epoch)
     schedule = get_recipe("modern").replace(warmup_fraction=0.1, min_lr=0.0)
     scheduler = make_scheduler(optimizer, schedule, max(1, steps * size.epochs))
-    scaler = torch.amp.GradScaler("cuda", enabled=dev.type == "cuda" and _amp_is_fp16(dev))
+    from .engine import make_grad_scaler
+
+    scaler = make_grad_scaler(dev.type == "cuda" and _amp_is_fp16(dev))
     if verbose:
         if name == "smoke":
             print("SMOKE TEST: a few batches of the tiny sample at low resolution; it proves the code runs, its "

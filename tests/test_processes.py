@@ -15,12 +15,14 @@ import torch
 import convnext_lesson as cl
 from convnext_lesson import checkpoint as ckpt
 
-ROOT = Path(__file__).resolve().parents[1]
+# children import the same copy of the package as this test (an installed one, or the checkout when it is
+# installed in editable mode) and run in the test's own folder, never in the checkout
+PACKAGE_HOME = Path(cl.__file__).resolve().parents[1]
 
 
 def child_env() -> dict:
     # one thread per process: two processes on two cores, and no busy-waiting threads
-    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE",
+    return {**os.environ, "PYTHONPATH": str(PACKAGE_HOME), "OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE",
             "CONVNEXT_LESSON_PROFILE": "smoke"}
 
 
@@ -28,7 +30,7 @@ def test_torchrun_two_processes_train_and_write_one_result(tmp_path):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "convnext_lesson", "train", "--step", "16", "--profile", "smoke", "--out", str(tmp_path),
            "--no-progress"]
-    done = subprocess.run(cmd, cwd=ROOT, env=child_env(), capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     found = list(tmp_path.rglob("*.json"))
     assert len(found) == 1, found
@@ -43,7 +45,7 @@ def test_torchrun_two_processes_train_and_write_one_result(tmp_path):
 def test_killed_run_resumes_and_no_checkpoint_is_ever_unreadable(tmp_path):
     cmd = [sys.executable, "-m", "convnext_lesson", "train", "--step", "16", "--profile", "smoke", "--epochs", "6",
            "--out", str(tmp_path), "--no-progress"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=child_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 240
         while not list(tmp_path.rglob("checkpoint.pt")) and time.time() < deadline and proc.poll() is None:
@@ -86,7 +88,7 @@ cl.train(16, profile="smoke", out_dir=sys.argv[1], progress=False, verbose=False
 
 def test_killed_while_writing_a_checkpoint_the_last_one_loads_and_the_run_resumes(tmp_path):
     out = tmp_path / "killed"
-    done = subprocess.run([sys.executable, "-c", DIES_WHILE_SAVING, str(out)], cwd=ROOT, env=child_env(),
+    done = subprocess.run([sys.executable, "-c", DIES_WHILE_SAVING, str(out)], cwd=tmp_path, env=child_env(),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == -signal.SIGKILL, done.stdout + done.stderr
     run_dir = next(out.rglob("checkpoint.pt")).parent
@@ -111,7 +113,7 @@ with checkpoint.lock_run_folder(sys.argv[1]):
 
 def test_a_second_process_cannot_train_a_run_folder_and_a_killed_one_leaves_it_free(tmp_path):
     run_dir = tmp_path / "resnet50-smoke-imagenette-tiny" / "step16-separate_downsampling-seed0"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDS_THE_LOCK, str(run_dir)], cwd=ROOT, env=child_env(),
+    holder = subprocess.Popen([sys.executable, "-c", HOLDS_THE_LOCK, str(run_dir)], cwd=tmp_path, env=child_env(),
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -140,7 +142,7 @@ def test_rank_0_failing_to_find_the_data_ends_every_rank(tmp_path):
     env = {**child_env(), "WORLD_SIZE": "2", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port())}
     cmd = [sys.executable, "-m", "convnext_lesson", "train", "--step", "16", "--profile", "smoke", "--device", "cpu",
            "--data-dir", str(tmp_path / "missing"), "--out", str(tmp_path / "runs"), "--no-progress"]
-    ranks = [subprocess.Popen(cmd, cwd=ROOT, env={**env, "RANK": str(r), "LOCAL_RANK": str(r)},
+    ranks = [subprocess.Popen(cmd, cwd=tmp_path, env={**env, "RANK": str(r), "LOCAL_RANK": str(r)},
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for r in (0, 1)]
     try:
         outputs = [p.communicate(timeout=120) for p in ranks]
