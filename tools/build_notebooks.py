@@ -44,7 +44,8 @@ def build(source: Path, execute: bool, timeout: int) -> float:
     if execute:
         NotebookClient(nb, timeout=timeout, kernel_name="python3",
                        resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
-    for cell in nb.cells:  # stable files: no per-run ids or timings in metadata
+    for index, cell in enumerate(nb.cells):  # stable files: ids by position, no timings in metadata
+        cell.id = f"cell-{index:03d}"
         cell.metadata.pop("execution", None)
     nbformat.write(nb, NOTEBOOKS / f"{source.stem}.ipynb")
     return time.perf_counter() - start
