@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 import convnext_lesson as cl
-from convnext_lesson import layer_costs as lc
+from convnext_lesson.teach import layer_costs as lc
 
 
 @pytest.mark.parametrize("step", [3, 4, 6, 7, 16])

@@ -21,7 +21,7 @@ import copy
 import torch
 import torchvision
 import convnext_lesson as cl
-from convnext_lesson import pretrained
+from convnext_lesson.teach import pretrained
 cl.setup_notebook()
 
 # %% [markdown]
