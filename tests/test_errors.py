@@ -81,12 +81,12 @@ def test_cli_bad_input(capsys):
 @pytest.fixture
 def no_data(monkeypatch):
     """Fail the test if the run gets as far as locating its data."""
-    from convnext_lesson.train import run as training
+    from convnext_lesson.train import run
 
     def touched(*args, **kwargs):
         raise AssertionError("the data was located before the bad input was noticed")
 
-    monkeypatch.setattr(training, "locate", touched)
+    monkeypatch.setattr(run, "locate", touched)
 
 
 def one_error_line(capsys) -> str:

@@ -98,21 +98,14 @@ def soft_label_text(target: torch.Tensor, names: list[str] | None = None, top: i
 
 
 def steps_per_epoch(profile=None, dataset: str | None = None) -> int:
-    """Optimizer steps per epoch of a profile's run, as the trainer counts them (one process)."""
-    from ..train.data import get_dataset_info, locate
+    """Optimizer steps per epoch of a profile's run, as the trainer counts them (``engine.steps_per_epoch``)."""
+    from ..train.data import get_dataset_info
+    from ..train.engine import steps_per_epoch as count
     from ..train.profiles import get_profile
 
     prof = get_profile(profile)
-    name = dataset or prof.dataset
-    info = get_dataset_info(name)
-    try:
-        train_images = locate(name).train_images
-    except Exception:  # no copy here: the dataset's published size
-        if info.counts is None:
-            raise
-        train_images = info.counts[0]
-    steps = train_images // prof.batch_size
-    return min(steps, prof.max_steps_per_epoch) if prof.max_steps_per_epoch else steps
+    train_images = get_dataset_info(dataset or prof.dataset).counts[0]  # what every copy holds (data.check_layout)
+    return count(train_images, prof.batch_size, prof.max_steps_per_epoch)
 
 
 def lr_per_iteration(recipe: Recipe, total_steps: int) -> list[float]:

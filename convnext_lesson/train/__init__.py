@@ -1,6 +1,8 @@
 """The train room: running a network on data (datasets, recipes, the one Trainer, checkpoints, records, profiles).
 
-``train(step)`` trains one roadmap step; ``ladder`` climbs several; ``finetune`` fine-tunes a network
-with a new head; all of them run on ``engine.Trainer``. It imports only the model room.
+``plan_run(step)`` says what a run will do; ``execute(plan)`` does it; ``train(step)`` is both.
+``ladder`` climbs several steps; ``finetune.finetune`` fine-tunes a network with a new head. All of them
+run on ``engine.Trainer``. This room imports only the model room.
 """
-from .run import RunResult, train
+from .plan import RunPlan, plan_run
+from .run import RunResult, execute, train

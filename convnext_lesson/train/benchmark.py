@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import statistics
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from .runtime import amp_dtype_for, autocast, default_device
 
 MODES = ("inference", "train")
 
@@ -47,13 +48,14 @@ def measure_throughput(model: nn.Module, *, mode: str = "inference", batch_size:
                        warmup: int = 5, repeats: int = 20, iters_per_repeat: int = 5) -> Throughput:
     """Images/s of ``model`` on random images, median of ``repeats`` timings of ``iters_per_repeat`` steps.
 
-    ``mode="train"`` times forward + backward + an SGD update; ``dtype`` defaults to bf16 autocast on
-    CUDA and float32 on CPU.
+    ``mode="train"`` times forward + backward + an SGD update; ``dtype`` defaults to the autocast dtype
+    training uses on the device (``runtime.amp_dtype_for``: bf16 from Ampere on, fp16 on older GPUs) and
+    float32 on a CPU.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+    device = torch.device(device) if device else default_device()
+    dtype = dtype or amp_dtype_for(device) or torch.float32
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = model.to(device, memory_format=memory_format).train(mode == "train")
     step_model = torch.compile(model) if compile else model
@@ -63,18 +65,16 @@ def measure_throughput(model: nn.Module, *, mode: str = "inference", batch_size:
     labels = torch.randint(0, model.head.fc.out_features if hasattr(model, "head") else 1000, (batch_size,),
                            device=device, generator=generator)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4) if mode == "train" else None
-    # float32 runs without autocast at all (torch 2.3's CPU autocast rejects dtype=float32 even when disabled)
-    autocast = torch.autocast(device.type, dtype=dtype) if dtype != torch.float32 else nullcontext()
 
     def one_step():
         if mode == "train":
-            with autocast:
+            with autocast(device, dtype):
                 loss = nn.functional.cross_entropy(step_model(images), labels)
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
         else:
-            with torch.inference_mode(), autocast:
+            with torch.inference_mode(), autocast(device, dtype):
                 step_model(images)
 
     for _ in range(warmup):  # compilation, cudnn autotuning and allocator growth stay out of the timings
@@ -164,13 +164,13 @@ def _provenance(device: torch.device, **sizes) -> dict:
 def throughput_study(steps=None, *, batch_size: int = 128, image_size: int = 224, repeats: int = 20,
                      compile: bool = True, device: str | None = None, regime: str = "resnet50",
                      warmup: int = 5, iters_per_repeat: int = 5, log=print) -> dict:
-    """Training and inference images/s of every step (bf16 autocast and channels-last on CUDA), eager and
+    """Training and inference images/s of every step (training's autocast and channels-last on CUDA), eager and
     compiled, with peak memory; and torchvision's ResNet-50 and ConvNeXt-T in the same harness."""
     import torchvision
 
     from ..model.roadmap import build_model, get_step, roadmap_steps
 
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = torch.device(device) if device else default_device()
     chosen = [get_step(s, regime) for s in steps] if steps is not None else list(roadmap_steps(regime))
     sizes = dict(batch_size=batch_size, image_size=image_size, repeats=repeats)
 
@@ -204,6 +204,7 @@ def throughput_study(steps=None, *, batch_size: int = 128, image_size: int = 224
                            "ratio": {k: ours[k] / theirs[k] for k in theirs if not k.endswith("spread")
                                      and k != "peak_memory_mib" and theirs[k]}}
         log(f"{name}: ours / torchvision = " + ", ".join(f"{k} {v:.3f}" for k, v in reference[name]["ratio"].items()))
-    dtype = "bfloat16 autocast" if dev.type == "cuda" else "float32"
+    amp = amp_dtype_for(dev)
+    dtype = f"{str(amp).removeprefix('torch.')} autocast" if amp else "float32"
     return {"provenance": _provenance(dev, dtype=dtype, channels_last=True, regime=regime, **sizes),
             "rows": rows, "torchvision_comparison": reference}

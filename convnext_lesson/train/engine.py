@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from . import checkpoint as ckpt
 from .distributed import DistInfo, all_reduce_sum, barrier
 from .recipes import BatchMixer, Recipe, make_optimizer, make_scheduler
+from .runtime import amp_dtype_for, autocast, default_device, grad_scaler
 
 LOSS_CHECK_EVERY = 20  # steps between loss read-backs (each one waits for the GPU)
 
@@ -88,18 +89,11 @@ class StopRequest:
         return False
 
 
-def make_grad_scaler(enabled: bool):
-    """A CUDA GradScaler (a disabled one passes everything through: bf16, fp32, CPU runs)."""
-    if hasattr(torch.amp, "GradScaler"):  # torch >= 2.3
-        return torch.amp.GradScaler("cuda", enabled=enabled)
-    return torch.cuda.amp.GradScaler(enabled=enabled)
-
-
-def amp_dtype_for(device: torch.device) -> torch.dtype | None:
-    if device.type != "cuda":
-        return None
-    # bf16 natively from Ampere (compute capability 8.0) on; older GPUs (T4, V100) would only emulate it
-    return torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
+def steps_per_epoch(train_images: int, batch_size: int, max_steps: int | None = None) -> int:
+    """Optimizer steps in an epoch: whole batches only, at most ``max_steps``. The same over any number of
+    processes: each takes batch_size / processes images of its share of the training set."""
+    steps = train_images // batch_size
+    return min(steps, max_steps) if max_steps else steps
 
 
 class Trainer:
@@ -107,15 +101,17 @@ class Trainer:
 
     ``batch_size`` is the effective batch (all processes, all accumulation steps);
     ``micro_batch`` is what one process runs at once (None: its whole share).
-    ``spec`` identifies the run; a checkpoint with another spec is refused.
+    ``spec`` identifies the run; a checkpoint with another spec is refused. ``recipe.ema_decay``
+    (None: off) keeps an EMA of the weights. ``param_groups`` (default: the recipe's weight-decay
+    groups) may give groups their own ``lr``, as fine-tuning does for a new head.
     """
 
     def __init__(self, model: nn.Module, train_set, val_set, recipe: Recipe, *, epochs: int, batch_size: int,
                  seed: int, run_dir: Path, spec: dict, num_classes: int, micro_batch: int | None = None,
                  device: torch.device | None = None, dist: DistInfo = DistInfo(), workers: int = 0,
-                 channels_last: bool = False, compile: bool = False, ema_decay: float | None = None,
+                 channels_last: bool = False, compile: bool = False, param_groups: list[dict] | None = None,
                  max_steps_per_epoch: int | None = None, progress: bool = True, verbose: bool = True):
-        self.device = device or torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or default_device()
         self.dist, self.recipe, self.epochs, self.seed = dist, recipe, epochs, seed
         self.run_dir, self.spec, self.workers = Path(run_dir), spec, workers
         self.progress, self.verbose = progress and dist.is_main, verbose and dist.is_main
@@ -127,9 +123,7 @@ class Trainer:
         if self.rank_batch % self.micro:
             raise ValueError(f"micro-batch {self.micro} does not divide the per-process batch {self.rank_batch}")
         self.accum = self.rank_batch // self.micro
-        self.steps_per_epoch = len(train_set) // dist.world_size // self.rank_batch
-        if max_steps_per_epoch:
-            self.steps_per_epoch = min(self.steps_per_epoch, max_steps_per_epoch)
+        self.steps_per_epoch = steps_per_epoch(len(train_set), batch_size, max_steps_per_epoch)
         if self.steps_per_epoch < 1:
             raise ValueError(f"the training set ({len(train_set)} images) is smaller than one batch ({batch_size})")
         self.total_steps = self.steps_per_epoch * epochs
@@ -148,16 +142,16 @@ class Trainer:
                 self.model, device_ids=[dist.local_rank] if self.device.type == "cuda" else None)
         if compile:
             self.model = torch.compile(self.model)
-        self.optimizer = make_optimizer(self.raw_model, recipe, fused=self.device.type == "cuda")
+        self.optimizer = make_optimizer(self.raw_model, recipe, fused=self.device.type == "cuda",
+                                        groups=param_groups)
         self.scheduler = make_scheduler(self.optimizer, recipe, self.total_steps)
-        # fp16 needs loss scaling (its small gradients underflow); bf16 and fp32 do not
-        self.scaler = make_grad_scaler(self.amp_dtype == torch.float16)
-        self.ema = None
-        if ema_decay:
+        self.scaler = grad_scaler(self.amp_dtype)
+        self.ema, self.ema_decay = None, recipe.ema_decay
+        if self.ema_decay:
             from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-            self.ema = AveragedModel(self.raw_model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay), use_buffers=True)
-        self.ema_decay = ema_decay
+            self.ema = AveragedModel(self.raw_model, multi_avg_fn=get_ema_multi_avg_fn(self.ema_decay),
+                                     use_buffers=True)
         self.mixer = BatchMixer(recipe, num_classes)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
         self.sampler = EpochSampler(train_set, dist, seed)
@@ -187,9 +181,7 @@ class Trainer:
         return x, y.to(self.device, non_blocking=True)
 
     def _autocast(self):
-        if self.amp_dtype is None:
-            return nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+        return autocast(self.device, self.amp_dtype)
 
     # -- one optimizer step --------------------------------------------------------------------------------------
 

@@ -90,12 +90,9 @@ def evaluate(model: nn.Module, loader, device) -> dict:
 
 
 def _autocast(device: torch.device):
-    from contextlib import nullcontext
+    from .runtime import amp_dtype_for, autocast
 
-    from .engine import amp_dtype_for
-
-    dtype = amp_dtype_for(device)
-    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
+    return autocast(device, amp_dtype_for(device))
 
 
 def finetune(model: nn.Module, profile: str | None = None, seed: int = 0, device: str | None = None,
@@ -141,9 +138,9 @@ def _finetune(model, name, size, dev, seed, verbose) -> FinetuneResult:
     steps = len(train_loader) if size.max_steps_per_epoch is None else min(len(train_loader), size.max_steps_per_epoch)
     schedule = get_recipe("modern").replace(warmup_fraction=0.1, min_lr=0.0)
     scheduler = make_scheduler(optimizer, schedule, max(1, steps * size.epochs))
-    from .engine import make_grad_scaler
+    from .runtime import amp_dtype_for, grad_scaler
 
-    scaler = make_grad_scaler(dev.type == "cuda" and _amp_is_fp16(dev))
+    scaler = grad_scaler(amp_dtype_for(dev))
     if verbose:
         if name == "smoke":
             print("SMOKE TEST: a few batches of the tiny sample at low resolution; it proves the code runs, its "
@@ -178,9 +175,3 @@ def _finetune(model, name, size, dev, seed, verbose) -> FinetuneResult:
                   f"| {seen / seconds:.0f} img/s")
     model.eval()
     return FinetuneResult(history, size, name, str(dev))
-
-
-def _amp_is_fp16(device: torch.device) -> bool:
-    from .engine import amp_dtype_for
-
-    return amp_dtype_for(device) == torch.float16

@@ -11,7 +11,8 @@ from pathlib import Path
 from . import results
 from .profiles import get_profile
 from ..model.roadmap import get_step, roadmap_steps
-from .run import default_out_dir, train
+from .plan import default_out_dir
+from .run import train
 
 
 @dataclass

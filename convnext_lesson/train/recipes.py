@@ -135,9 +135,12 @@ def param_groups(model: nn.Module, weight_decay: float, decay_norm_and_bias: boo
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
-def make_optimizer(model: nn.Module, recipe: Recipe, fused: bool = False) -> torch.optim.Optimizer:
-    """SGD with momentum or AdamW (``fused``: AdamW's single-kernel GPU implementation)."""
-    groups = param_groups(model, recipe.weight_decay, recipe.decay_norm_and_bias)
+def make_optimizer(model: nn.Module, recipe: Recipe, fused: bool = False,
+                   groups: list[dict] | None = None) -> torch.optim.Optimizer:
+    """SGD with momentum or AdamW (``fused``: AdamW's single-kernel GPU implementation) on ``groups``
+    (default: ``param_groups`` of the recipe's weight decay)."""
+    if groups is None:
+        groups = param_groups(model, recipe.weight_decay, recipe.decay_norm_and_bias)
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=recipe.lr, momentum=recipe.momentum)
     extra = {"fused": True} if fused else {}  # one kernel for all parameters on a GPU
