@@ -96,6 +96,20 @@ def test_allowed_imports_pass_the_check():
     assert not violations("from .teach import lesson\n", "convnext_lesson", is_package=True)
 
 
+def backward_calls(source: str) -> list[int]:
+    """Lines of ``x.backward()``, ``torch.autograd.backward(...)`` and a bare ``backward(...)``."""
+    return [node.lineno for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call) and (
+        (isinstance(node.func, ast.Attribute) and node.func.attr == "backward")
+        or (isinstance(node.func, ast.Name) and node.func.id == "backward"))]
+
+
+def test_only_the_trainer_runs_a_backward_pass():
+    """One training loop: every backward pass is the engine's (the Trainer's step, which the benchmark times)."""
+    calls = [f"{p.relative_to(PACKAGE)}:{line}" for p in MODULES for line in backward_calls(p.read_text())]
+    assert calls and all(c.startswith("train/engine.py:") for c in calls), calls
+    assert backward_calls("loss.backward()\ntorch.autograd.backward(loss)\nbackward(loss)\n") == [1, 2, 3]
+
+
 def test_the_function_train_keeps_its_name_beside_the_train_room():
     import convnext_lesson as cl
     from convnext_lesson.train import engine  # the room's modules: `from convnext_lesson.train import ...`

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .engine import forward_backward
 from .runtime import amp_dtype_for, autocast, default_device
 
 MODES = ("inference", "train")
@@ -68,9 +69,7 @@ def measure_throughput(model: nn.Module, *, mode: str = "inference", batch_size:
 
     def one_step():
         if mode == "train":
-            with autocast(device, dtype):
-                loss = nn.functional.cross_entropy(step_model(images), labels)
-            loss.backward()
+            forward_backward(step_model, images, labels, nn.functional.cross_entropy, dtype)  # as the Trainer does
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
         else:

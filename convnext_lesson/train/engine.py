@@ -96,6 +96,17 @@ def steps_per_epoch(train_images: int, batch_size: int, max_steps: int | None = 
     return min(steps, max_steps) if max_steps else steps
 
 
+def forward_backward(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, criterion,
+                     amp_dtype: torch.dtype | None = None, scaler=None, divide: int = 1) -> torch.Tensor:
+    """A forward pass under autocast to ``amp_dtype``, then the backward pass of ``loss / divide`` (scaled by
+    ``scaler`` for fp16); returns the loss. The package's only backward pass: the Trainer's step, and what the
+    speed measurements time."""
+    with autocast(images.device, amp_dtype):
+        loss = criterion(model(images), labels)
+    (scaler.scale(loss / divide) if scaler is not None else loss / divide).backward()
+    return loss
+
+
 class Trainer:
     """Trains ``model`` on ``train_set`` with ``recipe``, evaluating on ``val_set`` every epoch.
 
@@ -195,9 +206,7 @@ class Trainer:
             sync = self.model.no_sync() if (self.dist.enabled and not last and hasattr(self.model, "no_sync")) \
                 else nullcontext()
             with sync:
-                with self._autocast():
-                    loss = self.criterion(self.model(x), y)
-                self.scaler.scale(loss / self.accum).backward()
+                loss = forward_backward(self.model, x, y, self.criterion, self.amp_dtype, self.scaler, self.accum)
             total += loss.detach().float()
         self.step_lr = self.optimizer.param_groups[0]["lr"]  # before the scheduler moves it on
         self.scaler.step(self.optimizer)
