@@ -38,98 +38,130 @@ class Step:
         return f"step {self.index} ({self.name}): {self.change}"
 
 
-# (name, Figure 2 label, change, overrides, top-1, GFLOPs, adopted)
+# One row per step, in Step's field names. ``overrides``: the config fields the step changes (none: same network);
+# ``adopted`` is True unless a row says otherwise; ``paper_printed_gflops`` and ``note`` mark a typo of the paper.
 _RESNET50 = [
-    ("resnet50", "ResNet-50", "the starting point: ResNet-50 with the original 90-epoch recipe", {}, 76.13, 4.09, True),
-    ("modern_recipe", "modern training recipe", "same network, trained with the modern recipe (AdamW, "
-     "long schedule, heavy augmentation and regularisation)", {}, 78.82, 4.09, True),
-    ("stage_ratio", "stage ratio", "blocks per stage (3, 4, 6, 3) -> (3, 3, 9, 3), Swin-T's 1:1:3:1 ratio",
-     {"depths": (3, 3, 9, 3)}, 79.36, 4.53, True),
-    ("patchify_stem", '"patchify" stem', "the 7x7/2 conv + BN + ReLU + 3x3/2 max-pool stem -> one 4x4 stride-4 conv",
-     {"stem": "patchify", "stem_norm": False}, 79.51, 4.42, True),
-    ("depthwise_conv", "depth conv", "the 3x3 conv of each bottleneck becomes depthwise (one group per channel)",
-     {"depthwise": True}, 78.28, 2.35, True),
-    ("width_96", "width up", "bottleneck widths 64..512 -> 96..768 (Swin-T's), the stem outputs 96",
-     {"widths": (96, 192, 384, 768), "stem_width": 96}, 80.50, 5.27, True),
-    ("inverted_bottleneck", "inverting dims", "inverted bottleneck: 1x1 d->4d, depthwise 3x3 on 4d, 1x1 4d->d",
-     {"block": "inverted"}, 80.64, 4.64, True),
-    ("move_up_dwconv", "move up d. conv", "the depthwise conv moves to the front of the block, on its input channels",
-     {"block": "dw_first"}, 79.92, 4.07, True),
-    ("kernel_5", "kernel size 5", "depthwise kernel 3x3 -> 5x5 (a branch, not adopted)",
-     {"kernel_size": 5}, 80.35, 4.10, False),
-    ("kernel_7", "kernel size 7", "depthwise kernel 3x3 -> 7x7 (adopted)", {"kernel_size": 7}, 80.57, 4.15, True),
-    ("kernel_9", "kernel size 9", "depthwise kernel 3x3 -> 9x9 (a branch, not adopted)",
-     {"kernel_size": 9}, 80.57, 4.21, False),
-    ("kernel_11", "kernel size 11", "depthwise kernel 3x3 -> 11x11 (a branch, not adopted)",
-     {"kernel_size": 11}, 80.47, 4.29, False),
-    ("gelu", "ReLU -> GELU", "every ReLU becomes a GELU", {"activation": "gelu"}, 80.62, 4.15, True),
-    ("fewer_activations", "fewer activations", "only the activation between the two 1x1 convs stays",
-     {"activations": "one"}, 81.27, 4.15, True),
-    ("fewer_norms", "fewer norms", "only the norm after the depthwise conv stays",
-     {"norms": "one"}, 81.41, 4.15, True),
-    ("layer_norm", "BN -> LN", "BatchNorm becomes LayerNorm over channels", {"norm": "ln"}, 81.47, 4.15, True),
-    ("separate_downsampling", "sep. d.s. conv", "separate LN + 2x2/2 conv downsampling layers between stages, and the "
-     "final model's other parts (LN after the stem and before the head, layer scale 1e-6, ConvNeXt's init): "
-     "ConvNeXt-T", _CONVNEXT_FINAL, 81.97, 4.46, True),
+    dict(name="resnet50", label="ResNet-50", paper_top1=76.13, paper_gflops=4.09,
+         change="the starting point: ResNet-50 with the original 90-epoch recipe"),
+    dict(name="modern_recipe", label="modern training recipe", paper_top1=78.82, paper_gflops=4.09,
+         change="same network, trained with the modern recipe (AdamW, long schedule, heavy augmentation and "
+                "regularisation)"),
+    dict(name="stage_ratio", label="stage ratio", paper_top1=79.36, paper_gflops=4.53,
+         overrides={"depths": (3, 3, 9, 3)},
+         change="blocks per stage (3, 4, 6, 3) -> (3, 3, 9, 3), Swin-T's 1:1:3:1 ratio"),
+    dict(name="patchify_stem", label='"patchify" stem', paper_top1=79.51, paper_gflops=4.42,
+         overrides={"stem": "patchify", "stem_norm": False},
+         change="the 7x7/2 conv + BN + ReLU + 3x3/2 max-pool stem -> one 4x4 stride-4 conv"),
+    dict(name="depthwise_conv", label="depth conv", paper_top1=78.28, paper_gflops=2.35,
+         overrides={"depthwise": True},
+         change="the 3x3 conv of each bottleneck becomes depthwise (one group per channel)"),
+    dict(name="width_96", label="width up", paper_top1=80.50, paper_gflops=5.27,
+         overrides={"widths": (96, 192, 384, 768), "stem_width": 96},
+         change="bottleneck widths 64..512 -> 96..768 (Swin-T's), the stem outputs 96"),
+    dict(name="inverted_bottleneck", label="inverting dims", paper_top1=80.64, paper_gflops=4.64,
+         overrides={"block": "inverted"},
+         change="inverted bottleneck: 1x1 d->4d, depthwise 3x3 on 4d, 1x1 4d->d"),
+    dict(name="move_up_dwconv", label="move up d. conv", paper_top1=79.92, paper_gflops=4.07,
+         overrides={"block": "dw_first"},
+         change="the depthwise conv moves to the front of the block, on its input channels"),
+    dict(name="kernel_5", label="kernel size 5", paper_top1=80.35, paper_gflops=4.10, overrides={"kernel_size": 5},
+         adopted=False,
+         change="depthwise kernel 3x3 -> 5x5 (a branch, not adopted)"),
+    dict(name="kernel_7", label="kernel size 7", paper_top1=80.57, paper_gflops=4.15, overrides={"kernel_size": 7},
+         change="depthwise kernel 3x3 -> 7x7 (adopted)"),
+    dict(name="kernel_9", label="kernel size 9", paper_top1=80.57, paper_gflops=4.21, overrides={"kernel_size": 9},
+         adopted=False,
+         change="depthwise kernel 3x3 -> 9x9 (a branch, not adopted)"),
+    dict(name="kernel_11", label="kernel size 11", paper_top1=80.47, paper_gflops=4.29, overrides={"kernel_size": 11},
+         adopted=False,
+         change="depthwise kernel 3x3 -> 11x11 (a branch, not adopted)"),
+    dict(name="gelu", label="ReLU -> GELU", paper_top1=80.62, paper_gflops=4.15, overrides={"activation": "gelu"},
+         change="every ReLU becomes a GELU"),
+    dict(name="fewer_activations", label="fewer activations", paper_top1=81.27, paper_gflops=4.15,
+         overrides={"activations": "one"},
+         change="only the activation between the two 1x1 convs stays"),
+    dict(name="fewer_norms", label="fewer norms", paper_top1=81.41, paper_gflops=4.15, overrides={"norms": "one"},
+         change="only the norm after the depthwise conv stays"),
+    dict(name="layer_norm", label="BN -> LN", paper_top1=81.47, paper_gflops=4.15, overrides={"norm": "ln"},
+         paper_printed_gflops=4.46,
+         change="BatchNorm becomes LayerNorm over channels",
+         note="Table 10 prints 4.46 GFLOPs here, a typo: Figure 2 prints 4.2, the ResNet-200 table shows no change "
+              "at this step, and norms are not counted; the count is 4.15."),
+    dict(name="separate_downsampling", label="sep. d.s. conv", paper_top1=81.97, paper_gflops=4.46,
+         overrides=_CONVNEXT_FINAL, paper_printed_gflops=4.49,
+         change="separate LN + 2x2/2 conv downsampling layers between stages, and the final model's other parts (LN "
+                "after the stem and before the head, layer scale 1e-6, ConvNeXt's init): ConvNeXt-T",
+         note="Table 10 prints 4.49 GFLOPs and Tables 1 and 9 print 4.5; the count (also torchvision's) is 4.456."),
 ]
 
-_RESNET50_TYPOS = {
-    15: (4.46, "Table 10 prints 4.46 GFLOPs here, a typo: Figure 2 prints 4.2, the ResNet-200 table shows no "
-               "change at this step, and norms are not counted; the count is 4.15."),
-    16: (4.49, "Table 10 prints 4.49 GFLOPs and Tables 1 and 9 print 4.5; the count (also torchvision's) is 4.456."),
-}
-
 _RESNET200 = [
-    ("resnet200", "ResNet-200", "the starting point: ResNet-200, blocks (3, 24, 36, 3), original recipe",
-     {}, 78.20, 15.01, True),
-    ("modern_recipe", "modern training recipe", "same network, trained with the modern recipe", {}, 81.14, 15.01, True),
-    ("stage_ratio", "stage ratio", "blocks per stage (3, 24, 36, 3) -> (3, 3, 27, 3), and widths 64 -> 84 "
-     "(stem included) to hold the FLOPs",
-     {"depths": (3, 3, 27, 3), "widths": (84, 168, 336, 672), "stem_width": 84}, 81.33, 14.52, True),
-    ("patchify_stem", '"patchify" stem', "the ResNet stem -> one 4x4 stride-4 conv",
-     {"stem": "patchify", "stem_norm": False}, 81.59, 14.38, True),
-    ("depthwise_conv", "depth conv", "the 3x3 conv of each bottleneck becomes depthwise",
-     {"depthwise": True}, 80.54, 7.23, True),
-    ("width_128", "width up", "bottleneck widths 84..672 -> 128..1024, the stem outputs 128",
-     {"widths": (128, 256, 512, 1024), "stem_width": 128}, 81.85, 16.76, True),
-    ("inverted_bottleneck", "inverting dims", "inverted bottleneck: 1x1 d->4d, depthwise 3x3 on 4d, 1x1 4d->d",
-     {"block": "inverted"}, 82.64, 15.68, True),
-    ("move_up_dwconv", "move up d. conv", "the depthwise conv moves to the front of the block",
-     {"block": "dw_first"}, 82.04, 14.63, True),
-    ("kernel_5", "kernel size 5", "depthwise kernel 3 -> 5 (not adopted)", {"kernel_size": 5}, 82.32, 14.70, False),
-    ("kernel_7", "kernel size 7", "depthwise kernel 3 -> 7 (adopted)", {"kernel_size": 7}, 82.30, 14.81, True),
-    ("kernel_9", "kernel size 9", "depthwise kernel 3 -> 9 (not adopted)", {"kernel_size": 9}, 82.27, 14.95, False),
-    ("kernel_11", "kernel size 11", "depthwise kernel 3 -> 11 (not adopted)", {"kernel_size": 11}, 82.18, 15.13, False),
-    ("gelu", "ReLU -> GELU", "every ReLU becomes a GELU", {"activation": "gelu"}, 82.19, 14.81, True),
-    ("fewer_activations", "fewer activations", "only the activation between the two 1x1 convs stays",
-     {"activations": "one"}, 82.71, 14.81, True),
-    ("fewer_norms", "fewer norms", "only the norm after the depthwise conv stays", {"norms": "one"}, 83.17, 14.81, True),
-    ("layer_norm", "BN -> LN", "BatchNorm becomes LayerNorm over channels", {"norm": "ln"}, 83.35, 14.81, True),
-    ("separate_downsampling", "sep. d.s. conv", "separate downsampling layers and the final model's parts: "
-     "ConvNeXt-B", _CONVNEXT_FINAL, 83.60, 15.35, True),
+    dict(name="resnet200", label="ResNet-200", paper_top1=78.20, paper_gflops=15.01,
+         change="the starting point: ResNet-200, blocks (3, 24, 36, 3), original recipe"),
+    dict(name="modern_recipe", label="modern training recipe", paper_top1=81.14, paper_gflops=15.01,
+         change="same network, trained with the modern recipe"),
+    dict(name="stage_ratio", label="stage ratio", paper_top1=81.33, paper_gflops=14.52,
+         overrides={"depths": (3, 3, 27, 3), "widths": (84, 168, 336, 672), "stem_width": 84},
+         change="blocks per stage (3, 24, 36, 3) -> (3, 3, 27, 3), and widths 64 -> 84 (stem included) to hold the "
+                "FLOPs"),
+    dict(name="patchify_stem", label='"patchify" stem', paper_top1=81.59, paper_gflops=14.38,
+         overrides={"stem": "patchify", "stem_norm": False},
+         change="the ResNet stem -> one 4x4 stride-4 conv"),
+    dict(name="depthwise_conv", label="depth conv", paper_top1=80.54, paper_gflops=7.23,
+         overrides={"depthwise": True},
+         change="the 3x3 conv of each bottleneck becomes depthwise"),
+    dict(name="width_128", label="width up", paper_top1=81.85, paper_gflops=16.76,
+         overrides={"widths": (128, 256, 512, 1024), "stem_width": 128},
+         change="bottleneck widths 84..672 -> 128..1024, the stem outputs 128"),
+    dict(name="inverted_bottleneck", label="inverting dims", paper_top1=82.64, paper_gflops=15.68,
+         overrides={"block": "inverted"},
+         change="inverted bottleneck: 1x1 d->4d, depthwise 3x3 on 4d, 1x1 4d->d"),
+    dict(name="move_up_dwconv", label="move up d. conv", paper_top1=82.04, paper_gflops=14.63,
+         overrides={"block": "dw_first"},
+         change="the depthwise conv moves to the front of the block"),
+    dict(name="kernel_5", label="kernel size 5", paper_top1=82.32, paper_gflops=14.70, overrides={"kernel_size": 5},
+         adopted=False,
+         change="depthwise kernel 3 -> 5 (not adopted)"),
+    dict(name="kernel_7", label="kernel size 7", paper_top1=82.30, paper_gflops=14.81, overrides={"kernel_size": 7},
+         change="depthwise kernel 3 -> 7 (adopted)"),
+    dict(name="kernel_9", label="kernel size 9", paper_top1=82.27, paper_gflops=14.95, overrides={"kernel_size": 9},
+         adopted=False,
+         change="depthwise kernel 3 -> 9 (not adopted)"),
+    dict(name="kernel_11", label="kernel size 11", paper_top1=82.18, paper_gflops=15.13,
+         overrides={"kernel_size": 11}, adopted=False,
+         change="depthwise kernel 3 -> 11 (not adopted)"),
+    dict(name="gelu", label="ReLU -> GELU", paper_top1=82.19, paper_gflops=14.81, overrides={"activation": "gelu"},
+         change="every ReLU becomes a GELU"),
+    dict(name="fewer_activations", label="fewer activations", paper_top1=82.71, paper_gflops=14.81,
+         overrides={"activations": "one"},
+         change="only the activation between the two 1x1 convs stays"),
+    dict(name="fewer_norms", label="fewer norms", paper_top1=83.17, paper_gflops=14.81, overrides={"norms": "one"},
+         change="only the norm after the depthwise conv stays"),
+    dict(name="layer_norm", label="BN -> LN", paper_top1=83.35, paper_gflops=14.81, overrides={"norm": "ln"},
+         change="BatchNorm becomes LayerNorm over channels"),
+    dict(name="separate_downsampling", label="sep. d.s. conv", paper_top1=83.60, paper_gflops=15.35,
+         overrides=_CONVNEXT_FINAL,
+         change="separate downsampling layers and the final model's parts: ConvNeXt-B"),
 ]
 
 _BASE = {"resnet50": NetConfig(), "resnet200": NetConfig(depths=(3, 24, 36, 3))}
 
 
-def _make_regime(regime: str, rows: list, typos: dict) -> tuple[Step, ...]:
+def _make_regime(regime: str, rows: list[dict]) -> tuple[Step, ...]:
     steps: list[Step] = []
     last_adopted: Step | None = None
-    for i, (name, label, change, overrides, top1, gflops, adopted) in enumerate(rows):
-        parent = last_adopted
-        cfg = parent.config.replace(**overrides) if parent else _BASE[regime]
-        printed, note = typos.get(i, (None, ""))
-        step = Step(i, name, label, change, dict(overrides), top1, gflops, adopted,
-                    parent.index if parent else None, "original" if i == 0 else "modern",
-                    regime, cfg, note, printed)
+    for i, row in enumerate(rows):
+        row = {"overrides": {}, "adopted": True, **row}
+        parent = last_adopted  # a step changes the last adopted step before it
+        cfg = parent.config.replace(**row["overrides"]) if parent else _BASE[regime]
+        step = Step(index=i, parent=parent.index if parent else None, recipe="original" if i == 0 else "modern",
+                    regime=regime, config=cfg, **{**row, "overrides": dict(row["overrides"])})
         steps.append(step)
-        if adopted:
+        if step.adopted:
             last_adopted = step
     return tuple(steps)
 
 
-_STEPS = {"resnet50": _make_regime("resnet50", _RESNET50, _RESNET50_TYPOS),
-          "resnet200": _make_regime("resnet200", _RESNET200, {})}
+_STEPS = {"resnet50": _make_regime("resnet50", _RESNET50), "resnet200": _make_regime("resnet200", _RESNET200)}
 
 # The ConvNeXt family (Table 1): the last step's design at other widths and depths.
 FAMILY = {
