@@ -12,14 +12,15 @@ from .model import (FAMILY, REGIMES, NetConfig, Network, Step, build_convnext, b
 from .teach import diagrams, exercises, layer_costs, lesson, notebook, pretrained, receptive_field
 from .teach.notebook import setup_notebook
 from .train import benchmark, checkpoint, data, distributed, download, engine, profiles, recipes, results
-from .train.data import DATASETS, locate as locate_dataset
+from .train.data import locate as locate_dataset
+from .train.datasets import DATASETS
 from .train.ladder import ladder, plot_roadmap
 from .train.profiles import PROFILES, get_profile
 from .train.recipes import get_recipe
 from .train.results import read_record, reference_results, write_record
 # `train` names the function from here on: it replaces the subpackage's name (reach that as convnext_lesson.train.*
 # with `from convnext_lesson.train import ...`, which reads the module table, not this attribute)
-from .train import RunResult, train  # noqa: E402
+from .train import RunPlan, RunResult, execute, plan_run, train  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -28,7 +29,8 @@ __all__ = ["NetConfig", "Network", "Step", "FAMILY", "REGIMES", "build_model", "
            "count_step", "flop_report", "load_torchvision_weights", "to_torchvision_state_dict",
            "load_official_weights", "to_official_state_dict", "setup_notebook", "roadmap_explorer",
            "kernel_explorer", "DATASETS", "locate_dataset", "ladder", "plot_roadmap", "PROFILES", "get_profile",
-           "get_recipe", "read_record", "reference_results", "write_record", "RunResult", "train",
+           "get_recipe", "read_record", "reference_results", "write_record", "RunResult", "train", "RunPlan",
+           "plan_run", "execute",
            "benchmark", "data", "diagrams", "exercises", "layer_costs", "lesson", "pretrained", "profiles",
            "receptive_field"]
 

@@ -64,7 +64,7 @@ def cmd_ladder(args) -> int:
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments shared by ``train`` and ``ladder``."""
-    from .train.data import DATASETS
+    from .train.datasets import DATASETS
     from .train.profiles import ENV_VAR, PROFILES
 
     p.add_argument("--profile", choices=list(PROFILES),

@@ -96,6 +96,19 @@ def test_allowed_imports_pass_the_check():
     assert not violations("from .teach import lesson\n", "convnext_lesson", is_package=True)
 
 
+def test_every_module_opens_with_a_line_on_what_it_holds_and_stays_readable():
+    missing, long = [], []
+    for path in MODULES:
+        text = path.read_text()
+        doc = (ast.get_docstring(ast.parse(text), clean=False) or "").split("\n")
+        if not doc[0].strip() or (len(doc) > 1 and doc[1].strip()):  # a summary line, then a blank line or the end
+            missing.append(str(path.relative_to(PACKAGE)))
+        if len(text.splitlines()) > 400:
+            long.append(f"{path.relative_to(PACKAGE)} ({len(text.splitlines())} lines)")
+    assert not missing, f"modules without a one-line docstring: {missing}"
+    assert not long, f"modules over 400 lines (split them): {long}"
+
+
 def backward_calls(source: str) -> list[int]:
     """Lines of ``x.backward()``, ``torch.autograd.backward(...)`` and a bare ``backward(...)``."""
     return [node.lineno for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call) and (

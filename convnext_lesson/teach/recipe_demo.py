@@ -1,5 +1,7 @@
-"""Looking at the training recipe (notebook 02): its augmentations on real images, its
-learning rate per iteration, its stochastic-depth rates, its scaling to short runs.
+"""Looking at the training recipe (notebook 02): augmentations, learning rate, drop path, short-run scaling.
+
+Its augmentations on real images, its learning rate per iteration, its stochastic-depth rates,
+its scaling to short runs.
 
 Everything here calls the package's real training code (``recipes.train_transform``,
 ``recipes.BatchMixer``, ``recipes.make_optimizer``/``make_scheduler``), so the
@@ -99,7 +101,7 @@ def soft_label_text(target: torch.Tensor, names: list[str] | None = None, top: i
 
 def steps_per_epoch(profile=None, dataset: str | None = None) -> int:
     """Optimizer steps per epoch of a profile's run, as the trainer counts them (``engine.steps_per_epoch``)."""
-    from ..train.data import get_dataset_info
+    from ..train.datasets import get_dataset_info
     from ..train.engine import steps_per_epoch as count
     from ..train.profiles import get_profile
 

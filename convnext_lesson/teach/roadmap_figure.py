@@ -1,5 +1,6 @@
-"""The roadmap drawn as the paper's Figure 2 does: one row per step, its top-1 beside it; the paper's
-numbers on the left, ours on the right (mean of the seeds, the bar spanning lowest to highest).
+"""The roadmap drawn as the paper's Figure 2 does: one row per step, the paper's top-1 beside ours.
+
+The paper's numbers on the left, ours on the right (mean of the seeds, the bar spanning lowest to highest).
 
 Figure 2 reads top to bottom, ResNet-50 to ConvNeXt-T, so a step's effect is the shift from the
 row above. Our runs are small (a scaled-down network, a small dataset, low resolution): compare our

@@ -1,5 +1,7 @@
-"""Looking at stems (notebook 03): which input pixels one output pixel of a stem sees, and
-an image cut into the patches a "patchify" stem works on.
+"""Looking at stems (notebook 03): the input pixels one output pixel sees, and an image cut into patches.
+
+Which input pixels one output pixel of a stem sees, and an image cut into the patches a
+"patchify" stem works on.
 """
 from __future__ import annotations
 

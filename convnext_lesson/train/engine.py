@@ -2,13 +2,8 @@
 
 Speed: mixed precision (bf16 where the GPU has it, else fp16 with a GradScaler; none
 on a CPU), channels-last, cudnn.benchmark, fused AdamW, optional torch.compile.
-Safety: a checkpoint after every epoch and on Ctrl-C, exact resume, a clear stop on
-a NaN loss, and a CUDA out-of-memory error retried with half the micro-batch.
-
-Exact resume rests on one idea: every random number of a run is drawn from a
-generator seeded by (seed, epoch, step) or (seed, epoch, image), never carried over.
-So the state to save is the model, optimizer, schedule, scaler, EMA and the
-position (epoch, step); resuming there reproduces the rest.
+Safety: a checkpoint after every epoch and on Ctrl-C, exact resume (``seeding``), a clear
+stop on a NaN loss, and a CUDA out-of-memory error retried with half the micro-batch.
 """
 from __future__ import annotations
 
@@ -24,44 +19,19 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 
 from . import checkpoint as ckpt
 from .distributed import DistInfo, all_reduce_sum, barrier
 from .recipes import BatchMixer, Recipe, make_optimizer, make_scheduler
 from .runtime import amp_dtype_for, autocast, default_device, grad_scaler
+from .seeding import EpochSampler, mix_seed
 
 LOSS_CHECK_EVERY = 20  # steps between loss read-backs (each one waits for the GPU)
 
 
 class TrainingError(RuntimeError):
     """The run cannot go on (diverged, or out of memory even at micro-batch 1)."""
-
-
-def mix_seed(*parts: int) -> int:
-    """A 63-bit seed from integers: different (seed, epoch, index) never share a stream."""
-    h = 0x9E3779B97F4A7C15
-    for p in parts:
-        h = ((h ^ (int(p) & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9) & 0xFFFFFFFFFFFFFFFF
-        h ^= h >> 31
-    return h & 0x7FFFFFFFFFFFFFFF
-
-
-class EpochSampler(DistributedSampler):
-    """DistributedSampler (shuffled by seed + epoch) that yields ``(index, augmentation seed)``
-    and can start part-way into an epoch (resume, or a retry after running out of memory)."""
-
-    def __init__(self, dataset, info: DistInfo, seed: int):
-        super().__init__(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=seed,
-                         drop_last=True)
-        self.start = 0
-
-    def __iter__(self):
-        for i in list(super().__iter__())[self.start:]:
-            yield i, mix_seed(self.seed, self.epoch, i)
-
-    def __len__(self) -> int:
-        return self.num_samples - self.start
 
 
 class StopRequest:

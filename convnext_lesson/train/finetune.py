@@ -141,8 +141,8 @@ def finetune(model: nn.Module, profile: str | Profile | None = None, seed: int =
                       "accuracy means nothing.")
             frozen = count_params(model) - trainable_params(model)
             print(f"fine-tuning, profile {name}: {copy.name} at {size.image_size} px, {size.epochs} epoch(s) of "
-                  f"{trainer.steps_per_epoch} steps, batch {size.batch_size}, lr {LR:g} (head {HEAD_LR_FACTOR * LR:g}), "
-                  f"{trainable_params(model) / 1e6:.2f}M trainable parameters"
+                  f"{trainer.steps_per_epoch} steps, batch {size.batch_size}, lr {LR:g} "
+                  f"(head {HEAD_LR_FACTOR * LR:g}), {trainable_params(model) / 1e6:.2f}M trainable parameters"
                   + (f" ({frozen / 1e6:.2f}M frozen)" if frozen else "") + f", device {dev.type}")
         history = [{"epoch": 0, **trainer.evaluate()}]
         if verbose and dist.is_main:

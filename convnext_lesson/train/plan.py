@@ -23,7 +23,7 @@ import torch
 
 from ..model.config import NetConfig
 from ..model.roadmap import Step, get_step
-from .data import get_dataset_info
+from .datasets import get_dataset_info
 from .engine import steps_per_epoch
 from .profiles import PROFILES, Profile, get_profile, scale_config
 from .recipes import Recipe, describe, ema_decay_for, get_recipe
@@ -66,7 +66,8 @@ class RunPlan:
     def __str__(self) -> str:
         s, p = self.step, self.profile
         changed = s.config.diff(self.config)
-        network = ", ".join(f"{k} {new}" for k, (_, new) in changed.items()) if changed else "as the step defines it"
+        network = f"step {s.index}'s design" + (" with " + ", ".join(f"{k} {new}" for k, (_, new) in changed.items())
+                                                 if changed else "")
         speed = ", ".join(filter(None, (f"{p.threads} CPU thread(s)" if p.threads else "",
                                         "channels-last" if p.channels_last else "", "compiled" if p.compile else "")))
         lines = [f"step {s.index} ({s.name}) of the {s.regime} roadmap, profile {p.name}, seed {self.seed}",
