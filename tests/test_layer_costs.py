@@ -1,4 +1,4 @@
-"""convnext_lesson.layer_costs: compute by kind of layer, and the cost of one layer or block."""
+"""convnext_lesson.teach.layer_costs: compute by kind of layer, and the cost of one layer or block."""
 import pytest
 import torch
 from torch import nn

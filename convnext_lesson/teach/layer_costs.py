@@ -112,29 +112,31 @@ def _analyse_step(index: int, regime: str, image_size: int) -> tuple:
     return tuple(by_kind.items()), tuple(by_part.items())
 
 
-def _check_image_size(image_size) -> None:
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 32:
-        raise ValueError(f"image_size={image_size!r} must be an int of at least 32")
+def _check_image_size(image_size, config) -> None:
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < config.min_input_size:
+        raise ValueError(f"image_size={image_size!r} must be an int of at least {config.min_input_size} (the "
+                         "network's smallest input)")
 
 
 def flops_by_kind(step_or_model, regime: str = "resnet50", image_size: int = 224) -> dict[str, float]:
     """GFLOPs (paper convention) of each kind of layer (``KINDS``) of a roadmap step (index,
     name or ``Step``; cached) or of a network built by the course's builder."""
-    _check_image_size(image_size)
     if isinstance(step_or_model, nn.Module):
         if not (hasattr(step_or_model, "config") and hasattr(step_or_model, "stages")):
             raise ValueError("flops_by_kind needs a network of the course's builder (cl.build_model, cl.Network); "
                              f"got {type(step_or_model).__name__}")
+        _check_image_size(image_size, step_or_model.config)
         return _analyse(step_or_model, image_size)[0]
     step = get_step(step_or_model, regime)
+    _check_image_size(image_size, step.config)
     return dict(_analyse_step(step.index, regime, image_size)[0])
 
 
 def stage_flops(step, regime: str = "resnet50", image_size: int = 224) -> dict[str, float]:
     """GFLOPs (paper convention) of the stem, each stage and the head of a roadmap step (cached):
     the same numbers as ``count_step(step).by_part``, from ``flops_by_kind``'s count."""
-    _check_image_size(image_size)
     step = get_step(step, regime)
+    _check_image_size(image_size, step.config)
     return dict(_analyse_step(step.index, regime, image_size)[1])
 
 

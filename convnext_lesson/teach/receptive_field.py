@@ -134,8 +134,9 @@ def effective_receptive_field(kernel_size: int = 7, stage: int = 1, image_size: 
     """
     config = kernel_config(kernel_size)
     check_stage(config, stage)
-    if image_size < 32:
-        raise ValueError(f"image_size={image_size} is too small; use at least 32 (the network strides by 32)")
+    if image_size < config.min_input_size:
+        raise ValueError(f"image_size={image_size} is too small; use at least {config.min_input_size} (the network "
+                         f"strides by {config.min_input_size})")
     total = torch.zeros(image_size, image_size)
     generator = torch.Generator().manual_seed(seed)
     with one_thread():
