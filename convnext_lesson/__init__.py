@@ -11,16 +11,14 @@ from .model import (FAMILY, REGIMES, NetConfig, Network, Step, build_convnext, b
                     to_torchvision_state_dict, weights)
 from .teach import diagrams, exercises, layer_costs, lesson, notebook, pretrained, receptive_field
 from .teach.notebook import setup_notebook
-from .train import benchmark, checkpoint, data, distributed, download, engine, profiles, recipes, results
-from .train.data import locate as locate_dataset
-from .train.datasets import DATASETS
-from .train.ladder import ladder, plot_roadmap
-from .train.profiles import PROFILES, get_profile
-from .train.recipes import get_recipe
-from .train.results import read_record, reference_results, write_record
-# `train` names the function from here on: it replaces the subpackage's name (reach that as convnext_lesson.train.*
-# with `from convnext_lesson.train import ...`, which reads the module table, not this attribute)
-from .train import RunPlan, RunResult, execute, plan_run, train  # noqa: E402
+from .training import benchmark, checkpoint, data, distributed, download, engine, profiles, recipes, results
+from .training.data import locate as locate_dataset
+from .training.datasets import DATASETS
+from .training.ladder import ladder, plot_roadmap
+from .training.profiles import PROFILES, get_profile
+from .training.recipes import get_recipe
+from .training.results import read_record, reference_results, write_record
+from .training import RunPlan, RunResult, execute, plan_run, train
 
 __version__ = "0.1.0"
 

@@ -41,7 +41,7 @@ def cmd_flops(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .train import train
+    from .training import train
 
     run = train(args.step, profile=args.profile, dataset=args.dataset, regime=args.regime, data_dir=args.data_dir,
                 out_dir=args.out, seed=args.seed, resume=args.resume, download=args.download, ema=args.ema,
@@ -54,7 +54,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_ladder(args) -> int:
-    from .train.ladder import ladder
+    from .training.ladder import ladder
 
     ladder(profile=args.profile, steps=args.steps, dataset=args.dataset, regime=args.regime, data_dir=args.data_dir,
            out_dir=args.out, seed=args.seed, download=args.download, progress=not args.no_progress,
@@ -64,8 +64,8 @@ def cmd_ladder(args) -> int:
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments shared by ``train`` and ``ladder``."""
-    from .train.datasets import DATASETS
-    from .train.profiles import ENV_VAR, PROFILES
+    from .training.datasets import DATASETS
+    from .training.profiles import ENV_VAR, PROFILES
 
     p.add_argument("--profile", choices=list(PROFILES),
                    help=f"run size (default: ${ENV_VAR}, else cpu without a GPU, colab or full with one)")
@@ -124,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from .train.download import DownloadError
-    from .train.engine import TrainingError
+    from .training.download import DownloadError
+    from .training.engine import TrainingError
 
     try:
         return args.func(args)

@@ -12,7 +12,7 @@ import torch
 
 import convnext_lesson as cl
 from convnext_lesson.teach import exercises, receptive_field
-from convnext_lesson.train import benchmark, data, profiles
+from convnext_lesson.training import benchmark, data, profiles
 from convnext_lesson.cli import main
 
 VALID_STEPS = r"valid steps: 0=resnet50, 1=modern_recipe.*16=separate_downsampling"

@@ -4,7 +4,7 @@ import json
 import pytest
 
 import convnext_lesson as cl
-from convnext_lesson.train.benchmark import (layer_intensity, measure_throughput, show_reference_throughput,
+from convnext_lesson.training.benchmark import (layer_intensity, measure_throughput, show_reference_throughput,
                                              throughput_study)
 
 

@@ -1,6 +1,6 @@
 """The package's three rooms and the rule between them, read from the source with ``ast``.
 
-``model`` (the networks) imports nothing else of the package; ``train`` (running them) imports only
+``model`` (the networks) imports nothing else of the package; ``training`` (running them) imports only
 ``model`` and itself; only ``teach`` (the notebooks' helpers) and the front door (``__init__``,
 ``__main__``, ``cli``) import ``teach``. Every import counts, also one inside a function.
 """
@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "convnext_lesson"
-ROOMS = ("model", "train", "teach")
+ROOMS = ("model", "training", "teach")
 FRONT_DOOR = ("__init__.py", "__main__.py", "cli.py")
 FRONT = "the front door"
-MAY_IMPORT = {"model": {"model"}, "train": {"model", "train"}, "teach": {"model", "train", "teach", FRONT}}
+MAY_IMPORT = {"model": {"model"}, "training": {"model", "training"}, "teach": {"model", "training", "teach", FRONT}}
 
 
 def module_name(path: Path) -> str:
@@ -65,7 +65,7 @@ MODULES = sorted(PACKAGE.rglob("*.py"))
 def test_every_module_is_in_a_room_or_the_front_door():
     stray = [str(p.relative_to(PACKAGE)) for p in MODULES
              if p.relative_to(PACKAGE).parts[0] not in ROOMS and p.name not in FRONT_DOOR]
-    assert not stray, f"modules outside model/, train/ and teach/: {stray}"
+    assert not stray, f"modules outside model/, training/ and teach/: {stray}"
     assert {room(module_name(p)) for p in MODULES} == set(ROOMS) | {FRONT}
 
 
@@ -78,10 +78,11 @@ def test_the_rooms_import_only_what_the_rule_allows():
     ("model.counting", "def f():\n    from ..teach.receptive_field import one_thread\n",
      "convnext_lesson.model.counting (line 2) imports convnext_lesson.teach.receptive_field: model may import only "
      "model"),
-    ("train.run", "import convnext_lesson.teach.notebook\n", "imports convnext_lesson.teach.notebook: train may"),
-    ("train.run", "from .. import teach\n", "imports convnext_lesson.teach: train may import only model and train"),
-    ("model.network", "from .. import train\n", "imports convnext_lesson.train: model may import only model"),
-    ("train.engine", "import convnext_lesson as cl\n", "imports convnext_lesson: train may"),
+    ("training.run", "import convnext_lesson.teach.notebook\n", "imports convnext_lesson.teach.notebook: training may"),
+    ("training.run", "from .. import teach\n",
+     "imports convnext_lesson.teach: training may import only model and training"),
+    ("model.network", "from .. import training\n", "imports convnext_lesson.training: model may import only model"),
+    ("training.engine", "import convnext_lesson as cl\n", "imports convnext_lesson: training may"),
 ])
 def test_the_check_names_the_module_and_the_import(where, source, expected):
     [found] = violations(source, f"convnext_lesson.{where}")
@@ -90,7 +91,7 @@ def test_the_check_names_the_module_and_the_import(where, source, expected):
 
 def test_allowed_imports_pass_the_check():
     assert not violations("from ..model.roadmap import get_step\nfrom . import results\nimport torch\n",
-                          "convnext_lesson.train.ladder")
+                          "convnext_lesson.training.ladder")
     assert not violations("from ...model.layers import Block\nfrom ..exercises import exercise\n",
                           "convnext_lesson.teach.solutions.nb05")
     assert not violations("from .teach import lesson\n", "convnext_lesson", is_package=True)
@@ -119,13 +120,13 @@ def backward_calls(source: str) -> list[int]:
 def test_only_the_trainer_runs_a_backward_pass():
     """One training loop: every backward pass is the engine's (the Trainer's step, which the benchmark times)."""
     calls = [f"{p.relative_to(PACKAGE)}:{line}" for p in MODULES for line in backward_calls(p.read_text())]
-    assert calls and all(c.startswith("train/engine.py:") for c in calls), calls
+    assert calls and all(c.startswith("training/engine.py:") for c in calls), calls
     assert backward_calls("loss.backward()\ntorch.autograd.backward(loss)\nbackward(loss)\n") == [1, 2, 3]
 
 
-def test_the_function_train_keeps_its_name_beside_the_train_room():
+def test_the_function_train_and_the_training_room_are_both_reachable():
     import convnext_lesson as cl
-    from convnext_lesson.train import engine  # the room's modules: `from convnext_lesson.train import ...`
+    import convnext_lesson.training.engine as engine
 
-    assert callable(cl.train) and cl.train.__module__ == "convnext_lesson.train.run"
-    assert engine.Trainer.__module__ == "convnext_lesson.train.engine"
+    assert callable(cl.train) and cl.train.__module__ == "convnext_lesson.training.run"
+    assert engine.Trainer.__module__ == "convnext_lesson.training.engine"

@@ -33,7 +33,7 @@ def test_a_plain_install_ships_the_three_rooms_and_their_data():
     setuptools = __import__("setuptools")
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
     found = set(setuptools.find_packages(str(ROOT), include=config["packages"]["find"]["include"]))
-    rooms = {"convnext_lesson", "convnext_lesson.model", "convnext_lesson.train", "convnext_lesson.teach",
+    rooms = {"convnext_lesson", "convnext_lesson.model", "convnext_lesson.training", "convnext_lesson.teach",
              "convnext_lesson.teach.solutions"}
     assert rooms <= found, rooms - found
     package = ROOT / "convnext_lesson"

@@ -5,7 +5,7 @@ import warnings
 import pytest
 import torch
 
-from convnext_lesson.train import engine, execute, plan_run, recipes, run, runtime
+from convnext_lesson.training import engine, execute, plan_run, recipes, run, runtime
 
 
 def test_a_plan_is_built_and_printed_without_data(monkeypatch, tmp_path):

@@ -187,7 +187,7 @@ def test_finetune_smoke_runs_and_respects_frozen_parameters():
 
 
 def test_finetune_runs_on_the_trainer_with_the_head_at_ten_times_the_lr(tmp_path):
-    from convnext_lesson.train import checkpoint, finetune
+    from convnext_lesson.training import checkpoint, finetune
 
     start = pretrained.replace_head(cl.Network(SMALL), 10)
     groups = finetune.head_param_groups(start, finetune.finetune_recipe())

@@ -9,7 +9,7 @@ from torch import nn
 
 import convnext_lesson as cl
 from convnext_lesson.teach import recipe_demo as rd
-from convnext_lesson.train import recipes
+from convnext_lesson.training import recipes
 from convnext_lesson.teach import stem_demo as sd
 
 matplotlib.use("Agg")

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import convnext_lesson as cl
-from convnext_lesson.train import profiles, recipes
-from convnext_lesson.train.profiles import scale_config
+from convnext_lesson.training import profiles, recipes
+from convnext_lesson.training.profiles import scale_config
 
 
 def test_profile_by_name_environment_or_hardware(monkeypatch):

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import convnext_lesson as cl
-from convnext_lesson.train import results
+from convnext_lesson.training import results
 from convnext_lesson.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]  # this checkout (the package may be installed elsewhere)

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 import convnext_lesson as cl
-from convnext_lesson.train import checkpoint as ckpt
-from convnext_lesson.train import data, recipes
+from convnext_lesson.training import checkpoint as ckpt
+from convnext_lesson.training import data, recipes
 from convnext_lesson.model.config import NetConfig
-from convnext_lesson.train.engine import Trainer, TrainingError
+from convnext_lesson.training.engine import Trainer, TrainingError
 from convnext_lesson.model import Network
 
 
@@ -278,7 +278,7 @@ def test_grad_scaler_without_torch_amp_grad_scaler(tmp_path, monkeypatch):
     """torch < 2.3 has only torch.cuda.amp.GradScaler."""
     import warnings
 
-    from convnext_lesson.train import runtime
+    from convnext_lesson.training import runtime
 
     monkeypatch.delattr(torch.amp, "GradScaler")
     with warnings.catch_warnings():

@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 
 from ..model.counting import StepCount, count_step, one_thread
 from ..model.roadmap import REGIMES, get_step, roadmap_steps
-from ..train import results
+from ..training import results
 from . import diagrams
 from .receptive_field import (KERNEL_SIZES, KERNEL_STEPS, check_kernel_size, check_stage, draw_receptive_field,
                               effective_receptive_field, kernel_config)

@@ -57,7 +57,7 @@ def roadmap_so_far(upto: int, runs=(), regime: str = "resnet50", reference_profi
     """
     from IPython.display import display
 
-    from ..train.results import reference_results
+    from ..training.results import reference_results
     from .roadmap_figure import roadmap_figure
 
     reference = [r for rs in reference_results(regime, reference_profile).values() for r in rs]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from ..train.profiles import get_profile
-from ..train.runtime import in_colab
+from ..training.profiles import get_profile
+from ..training.runtime import in_colab
 
 COLAB_GPU_HINT = ("No GPU in this Colab session. For the colab profile: Runtime > Change runtime type > "
                   "Hardware accelerator: T4 GPU > Save, then run the notebook again. (Without a GPU the "

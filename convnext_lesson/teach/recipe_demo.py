@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..train.recipes import IMAGENET_MEAN, IMAGENET_STD, Recipe, make_optimizer, make_scheduler
+from ..training.recipes import IMAGENET_MEAN, IMAGENET_STD, Recipe, make_optimizer, make_scheduler
 from .pretrained import IMAGENETTE_CLASSES
 
 def class_name(folder: str) -> str:
@@ -28,8 +28,8 @@ def sample_images(dataset: str | None = None, n: int = 4, split: str = "train", 
     progress bar) as notebook 00 does, so that a fresh Colab runtime has it before ``cl.train``.
     Returns (list of RGB PIL images, list of class indices, list of class names, the ``DatasetCopy``).
     """
-    from ..train.data import list_images, load_image, locate
-    from ..train.profiles import get_profile
+    from ..training.data import list_images, load_image, locate
+    from ..training.profiles import get_profile
 
     copy = locate(dataset or get_profile().dataset, download_missing=download)
     samples = list_images(copy, split)
@@ -101,9 +101,9 @@ def soft_label_text(target: torch.Tensor, names: list[str] | None = None, top: i
 
 def steps_per_epoch(profile=None, dataset: str | None = None) -> int:
     """Optimizer steps per epoch of a profile's run, as the trainer counts them (``engine.steps_per_epoch``)."""
-    from ..train.datasets import get_dataset_info
-    from ..train.engine import steps_per_epoch as count
-    from ..train.profiles import get_profile
+    from ..training.datasets import get_dataset_info
+    from ..training.engine import steps_per_epoch as count
+    from ..training.profiles import get_profile
 
     prof = get_profile(profile)
     train_images = get_dataset_info(dataset or prof.dataset).counts[0]  # what every copy holds (data.check_layout)
@@ -152,7 +152,7 @@ def parameter_kind(model: nn.Module, name: str) -> str:
 
 def decay_split(model: nn.Module, recipe: Recipe) -> dict[str, list[str]]:
     """Names of the parameters with and without weight decay, as ``recipes.param_groups`` splits them."""
-    from ..train.recipes import param_groups
+    from ..training.recipes import param_groups
 
     groups = param_groups(model, recipe.weight_decay, recipe.decay_norm_and_bias)
     names = {id(p): n for n, p in model.named_parameters()}

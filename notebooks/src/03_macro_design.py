@@ -91,7 +91,7 @@ plt.show()
 # different network from step 1 at every size:
 
 # %% tags=["nbval-check-output"]
-from convnext_lesson.train.profiles import scale_config
+from convnext_lesson.training.profiles import scale_config
 
 for p in cl.profiles.PROFILES.values():
     d1, d2 = (scale_config(cl.get_step(s).config, p.width_mult, p.depth_mult).depths for s in (1, 2))

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from ...model.roadmap import build_model
-from ...train.recipes import get_recipe, param_groups
+from ...training.recipes import get_recipe, param_groups
 from ..exercises import answered, exercise
 
 
