@@ -1,3 +1,4 @@
+"""``python -m convnext_lesson``: the command line (``cli``)."""
 import sys
 
 from .cli import main

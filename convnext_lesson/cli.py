@@ -6,8 +6,8 @@ import json
 import sys
 from dataclasses import asdict
 
-from .counting import count_roadmap
-from .roadmap import REGIMES
+from .model.counting import count_roadmap
+from .model.roadmap import REGIMES
 
 
 def format_roadmap_table(rows, image_size: int = 224) -> str:
@@ -54,7 +54,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_ladder(args) -> int:
-    from .ladder import ladder
+    from .training.ladder import ladder
 
     ladder(profile=args.profile, steps=args.steps, dataset=args.dataset, regime=args.regime, data_dir=args.data_dir,
            out_dir=args.out, seed=args.seed, download=args.download, progress=not args.no_progress,
@@ -64,8 +64,8 @@ def cmd_ladder(args) -> int:
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments shared by ``train`` and ``ladder``."""
-    from .data import DATASETS
-    from .profiles import ENV_VAR, PROFILES
+    from .training.datasets import DATASETS
+    from .training.profiles import ENV_VAR, PROFILES
 
     p.add_argument("--profile", choices=list(PROFILES),
                    help=f"run size (default: ${ENV_VAR}, else cpu without a GPU, colab or full with one)")
@@ -124,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    from .download import DownloadError
-    from .engine import TrainingError
+    from .training.download import DownloadError
+    from .training.engine import TrainingError
 
     try:
         return args.func(args)

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 import convnext_lesson as cl
-from convnext_lesson import benchmark, data, exercises, profiles, receptive_field
+from convnext_lesson.teach import exercises, receptive_field
+from convnext_lesson.training import benchmark, data, profiles
 from convnext_lesson.cli import main
 
 VALID_STEPS = r"valid steps: 0=resnet50, 1=modern_recipe.*16=separate_downsampling"

@@ -4,7 +4,8 @@ import json
 import pytest
 
 import convnext_lesson as cl
-from convnext_lesson.benchmark import layer_intensity, measure_throughput, show_reference_throughput, throughput_study
+from convnext_lesson.training.benchmark import (layer_intensity, measure_throughput, show_reference_throughput,
+                                             throughput_study)
 
 
 def test_measure_throughput_on_cpu():

@@ -23,8 +23,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from convnext_lesson.counting import count_step
-from convnext_lesson.receptive_field import KERNEL_STEPS, effective_receptive_field, one_thread
+from convnext_lesson.model.counting import count_step, one_thread
+from convnext_lesson.teach.receptive_field import KERNEL_STEPS, effective_receptive_field
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,7 +42,8 @@ KERNEL_EXPLORER = ".cl-kernel-explorer"
 def own_notebook(path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("Roadmap explorer (written by tests/test_browser.py)"),
-                nbformat.v4.new_code_cell('from convnext_lesson.explorer import kernel_explorer, roadmap_explorer\n'
+                nbformat.v4.new_code_cell('from convnext_lesson.teach.explorer import kernel_explorer, '
+                                          'roadmap_explorer\n'
                                           'roadmap_explorer("resnet50", step=0)'),
                 nbformat.v4.new_code_cell("kernel_explorer(3)")]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import convnext_lesson as cl
-from convnext_lesson import data
-from convnext_lesson.download import DownloadError, download, extract
+from convnext_lesson.training import data
+from convnext_lesson.training.download import DownloadError, download, extract
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "convnext_lesson" / "data_files" / "imagenette2-160-sq-q60-tiny.tar.gz"  # ships in the package

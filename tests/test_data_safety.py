@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from convnext_lesson import data
-from convnext_lesson import download as dl
+from convnext_lesson.training import data
+from convnext_lesson.training import download as dl
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "convnext_lesson" / "data_files" / "imagenette2-160-sq-q60-tiny.tar.gz"
@@ -86,7 +86,7 @@ def test_killed_unpack_leaves_nothing_that_passes_for_a_copy(pack, tmp_path):
     downloads = tmp_path / "dl"
     killed = f"""
 import os, signal, tarfile
-from convnext_lesson import data
+from convnext_lesson.training import data
 
 def half_then_killed(self, path, *args, **kwargs):
     members = self.getmembers()
@@ -160,7 +160,7 @@ def test_tiny_sample_works_from_an_installed_package(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__"))
     script = """
 import json
-from convnext_lesson import data
+from convnext_lesson.training import data
 copy = data.locate("imagenette-tiny", progress=False)
 try:
     data.locate("imagewoof-tiny")

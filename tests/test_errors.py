@@ -81,12 +81,12 @@ def test_cli_bad_input(capsys):
 @pytest.fixture
 def no_data(monkeypatch):
     """Fail the test if the run gets as far as locating its data."""
-    from convnext_lesson import training
+    from convnext_lesson.training import run
 
     def touched(*args, **kwargs):
         raise AssertionError("the data was located before the bad input was noticed")
 
-    monkeypatch.setattr(training, "locate", touched)
+    monkeypatch.setattr(run, "locate", touched)
 
 
 def one_error_line(capsys) -> str:
@@ -136,7 +136,7 @@ def test_cli_out_read_only_or_full(code, reason, tmp_path, capsys, monkeypatch, 
 
 
 def test_cli_disk_full_mid_run_is_one_line(tmp_path, capsys, monkeypatch):
-    from convnext_lesson import results
+    from convnext_lesson.training import results
 
     def full(record, path):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
@@ -173,7 +173,7 @@ def test_train_and_ladder_numbers_are_integers_in_range(kwargs, message, tmp_pat
     ("0-17", "unknown step 17.*valid steps: 0=resnet50"),
 ])
 def test_ladder_steps_that_name_nothing(steps, message, tmp_path):
-    from convnext_lesson.ladder import parse_steps
+    from convnext_lesson.training.ladder import parse_steps
 
     with pytest.raises(ValueError, match=message):
         parse_steps(steps)

@@ -10,8 +10,9 @@ import pytest
 from matplotlib.figure import Figure
 
 import convnext_lesson as cl
-from convnext_lesson import diagrams, explorer
-from convnext_lesson import receptive_field as rf
+from convnext_lesson.teach import diagrams, explorer
+from convnext_lesson.model.counting import one_thread
+from convnext_lesson.teach import receptive_field as rf
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # config fields that change what a repeated block contains
@@ -29,7 +30,7 @@ def shown(html: str, css_class: str) -> str:
 def counted(index, regime="resnet50"):
     """A step counted here, independently of the explorer's cache."""
     model = cl.build_model(index, regime=regime)
-    with rf.one_thread():
+    with one_thread():
         report = cl.flop_report(model)
     return cl.count_params(model), report.total("paper"), report.total("fvcore")
 
@@ -88,11 +89,6 @@ def test_reference_runs_are_shown_when_they_exist(monkeypatch):
         assert text in widget.numbers.value
     widget.step_slider.value = 7
     assert shown(widget.numbers.value, "cl-our-top1") == explorer.NO_REFERENCE_RUN
-
-
-def test_reference_runs_without_a_results_module(monkeypatch):
-    monkeypatch.setattr(explorer.importlib.util, "find_spec", lambda name: None)
-    assert explorer.reference_runs("resnet50") == {}
 
 
 def test_warm_update_is_well_under_a_second(no_runs):
@@ -228,7 +224,7 @@ def test_block_diagrams_say_what_the_paper_says():
 
 
 def test_stage_compute_bars_tell_the_stage_ratio_story():
-    with rf.one_thread():  # (3,4,6,3) -> (3,3,9,3)
+    with one_thread():  # (3,4,6,3) -> (3,3,9,3)
         before, after = (cl.flop_report(cl.build_model(i)).by_part() for i in (1, 2))
     share = {name: by["stages.2"] / sum(by.values()) for name, by in (("before", before), ("after", after))}
     assert share["before"] < 0.40 < 0.45 < share["after"]  # stage 3: 36% -> 47% of the compute

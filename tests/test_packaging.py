@@ -29,6 +29,18 @@ def test_every_dependency_is_locked():
     assert not any("==" in r for r in project["dependencies"]), "the package itself pins nothing (Colab keeps its torch)"
 
 
+def test_a_plain_install_ships_the_three_rooms_and_their_data():
+    setuptools = __import__("setuptools")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    found = set(setuptools.find_packages(str(ROOT), include=config["packages"]["find"]["include"]))
+    rooms = {"convnext_lesson", "convnext_lesson.model", "convnext_lesson.training", "convnext_lesson.teach",
+             "convnext_lesson.teach.solutions"}
+    assert rooms <= found, rooms - found
+    package = ROOT / "convnext_lesson"
+    shipped = {p for glob in config["package-data"]["convnext_lesson"] for p in package.glob(glob)}
+    assert any(p.parent.name == "runs" for p in shipped) and any(p.parent.name == "data_files" for p in shipped)
+
+
 def test_readme_has_the_commands_ci_runs():
     readme = (ROOT / "README.md").read_text()
     assert "<!-- ci: setup -->" in readme and "<!-- ci: test -->" in readme

@@ -6,6 +6,7 @@ written from that library's own module names (timm/models/convnext.py: ``stem``,
 modeling_convnext.py: ``convnext.embeddings``, ``convnext.encoder.stages.i.{downsampling_layer,layers.j}``,
 ``convnext.layernorm``, ``classifier``): a tensor under the wrong name changes the logits.
 """
+import copy
 import time
 
 import pytest
@@ -15,7 +16,7 @@ import torchvision
 from randomized import randomize
 
 import convnext_lesson as cl
-from convnext_lesson import pretrained
+from convnext_lesson.teach import pretrained
 
 TIMM = {"stem_conv": "stem.0", "stem_norm": "stem.1", "ds_norm": "stages.{i}.downsample.0",
         "ds_conv": "stages.{i}.downsample.1", "dw": "stages.{i}.blocks.{j}.conv_dw", "norm": "stages.{i}.blocks.{j}.norm",
@@ -183,3 +184,22 @@ def test_finetune_smoke_runs_and_respects_frozen_parameters():
     assert not torch.equal(net.head.fc.weight, head)
     with pytest.raises(ValueError, match="replace_head"):
         pretrained.finetune(cl.Network(SMALL, num_classes=5), profile="smoke", verbose=False)
+
+
+def test_finetune_runs_on_the_trainer_with_the_head_at_ten_times_the_lr(tmp_path):
+    from convnext_lesson.training import checkpoint, finetune
+
+    start = pretrained.replace_head(cl.Network(SMALL), 10)
+    groups = finetune.head_param_groups(start, finetune.finetune_recipe())
+    head = {id(p) for p in start.head.fc.parameters()}
+    lrs = {(all(id(p) in head for p in g["params"]), g["weight_decay"] > 0): g["lr"] for g in groups}
+    assert lrs == {(False, True): 1e-4, (False, False): 1e-4, (True, True): 1e-3, (True, False): 1e-3}
+    kw = dict(profile="smoke", verbose=False, progress=False, out_dir=tmp_path, max_steps_per_epoch=2, val_images=16)
+    first, tuned = pretrained.finetune(net := copy.deepcopy(start), **kw), net.state_dict()
+    [kept] = tmp_path.rglob("checkpoint.pt")  # the Trainer's checkpoint, in a folder named by the starting weights
+    with pytest.raises(checkpoint.CheckpointError, match="resume it"):
+        pretrained.finetune(copy.deepcopy(start), **kw)
+    again = pretrained.finetune(net := copy.deepcopy(start), resume=True, **kw)  # a finished run: loaded
+    assert again.history == first.history and all(torch.equal(tuned[k], v) for k, v in net.state_dict().items())
+    other = pretrained.finetune(pretrained.replace_head(cl.Network(SMALL), 10), resume=True, **kw)
+    assert len(list(tmp_path.rglob("checkpoint.pt"))) == 2 and len(other.history) == 2  # other weights: own run

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import convnext_lesson as cl
-from convnext_lesson import checkpoint as ckpt
+from convnext_lesson.training import checkpoint as ckpt
 
 # children import the same copy of the package as this test (an installed one, or the checkout when it is
 # installed in editable mode) and run in the test's own folder, never in the checkout
@@ -104,7 +104,7 @@ def test_killed_while_writing_a_checkpoint_the_last_one_loads_and_the_run_resume
 
 HOLDS_THE_LOCK = """
 import sys, time
-from convnext_lesson import checkpoint
+from convnext_lesson.training import checkpoint
 with checkpoint.lock_run_folder(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(300)

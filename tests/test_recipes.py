@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import convnext_lesson as cl
-from convnext_lesson import profiles, recipes
-from convnext_lesson.profiles import scale_config
+from convnext_lesson.training import profiles, recipes
+from convnext_lesson.training.profiles import scale_config
 
 
 def test_profile_by_name_environment_or_hardware(monkeypatch):
@@ -124,7 +124,7 @@ def test_augmentation_and_mixing():
     mixed, soft = recipes.BatchMixer(modern, 10)(images, labels)
     assert soft.shape == (8, 10) and torch.allclose(soft.sum(1), torch.ones(8)) and not torch.equal(mixed, images)
     off = recipes.BatchMixer(modern.replace(mix_prob=0.0), 10)
-    assert not off and off(images, labels)[1] is labels
+    assert off.mix is None and off(images, labels)[1] is labels
     with pytest.raises(ValueError, match="valid settings"):
         modern.replace(mixup=0.2)
 

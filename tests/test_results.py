@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import convnext_lesson as cl
-from convnext_lesson import results
+from convnext_lesson.training import results
 from convnext_lesson.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]  # this checkout (the package may be installed elsewhere)
@@ -27,8 +27,8 @@ def test_record_has_the_documented_fields(record):
     assert record["dataset"]["origin"] == "offline-pack" and record["dataset"]["checksum"].startswith("sha256:")
     assert record["gflops"]["at_224"] > record["gflops"]["trained_resolution"] > 0
     assert record["paper_top1"] == 81.97 and record["params"] == cl.count_params(
-        cl.build_network(cl.NetConfig(**{k: tuple(v) if isinstance(v, list) else v
-                                         for k, v in record["config"].items()}), 10))
+        cl.Network(cl.NetConfig(**{k: tuple(v) if isinstance(v, list) else v
+                                   for k, v in record["config"].items()}), 10))
     assert record["history"][0]["val_top1"] == record["top1"] and record["wall_time_s"] > 0
     json.dumps(record)  # plain JSON
 
@@ -62,8 +62,11 @@ def test_reference_runs_ship_with_the_package():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
         "package-data"]["convnext_lesson"]
-    folder = results.REFERENCE_DIR.relative_to(Path(results.__file__).parent).as_posix()
+    package = Path(cl.__file__).resolve().parent  # the package-data globs are relative to the top package
+    folder = results.REFERENCE_DIR.relative_to(package).as_posix()
     assert f"{folder}/*.json" in package_data
+    data_files = cl.data.PACKAGE_DATA.relative_to(package).as_posix()
+    assert f"{data_files}/*.tar.gz" in package_data and list(cl.data.PACKAGE_DATA.glob("*.tar.gz"))
 
 
 def test_committed_reference_results_are_valid():

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 import convnext_lesson as cl
-from convnext_lesson import checkpoint as ckpt
-from convnext_lesson import data, results
-from convnext_lesson.training import run_dir_for
+from convnext_lesson.training import checkpoint as ckpt
+from convnext_lesson.training import data, results
+from convnext_lesson.training.plan import run_dir_for
 
 ROOT = Path(__file__).resolve().parents[1]
 KW = dict(profile="smoke", progress=False, verbose=False)

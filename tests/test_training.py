@@ -7,10 +7,10 @@ import pytest
 import torch
 
 import convnext_lesson as cl
-from convnext_lesson import checkpoint as ckpt
-from convnext_lesson import data, recipes
-from convnext_lesson.config import NetConfig
-from convnext_lesson.engine import Trainer, TrainingError
+from convnext_lesson.training import checkpoint as ckpt
+from convnext_lesson.training import data, recipes
+from convnext_lesson.model.config import NetConfig
+from convnext_lesson.training.engine import Trainer, TrainingError
 from convnext_lesson.model import Network
 
 
@@ -278,12 +278,12 @@ def test_grad_scaler_without_torch_amp_grad_scaler(tmp_path, monkeypatch):
     """torch < 2.3 has only torch.cuda.amp.GradScaler."""
     import warnings
 
-    from convnext_lesson import engine
+    from convnext_lesson.training import runtime
 
     monkeypatch.delattr(torch.amp, "GradScaler")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # newer torch deprecates torch.cuda.amp.GradScaler
-        scaler = engine.make_grad_scaler(enabled=False)
+        scaler = runtime.grad_scaler(None)
         run = cl.train(16, profile="smoke", epochs=1, out_dir=tmp_path, progress=False, verbose=False)
     assert isinstance(scaler, torch.cuda.amp.GradScaler) and not scaler.is_enabled()
     assert run.record["amp"] == "none" and len(run.history) == 1

@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from convnext_lesson import results
+from convnext_lesson.training import results
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 import convnext_lesson as cl
-from convnext_lesson import results
+from convnext_lesson.training import results
 
 ROOT = Path(__file__).resolve().parents[1]
 RECORDS = ROOT / "convnext_lesson" / "reference" / "recipe_search"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from convnext_lesson.results import REFERENCE_DIR, find_records
-from convnext_lesson.roadmap_figure import roadmap_figure
+from convnext_lesson.training.results import REFERENCE_DIR, find_records
+from convnext_lesson.teach.roadmap_figure import roadmap_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 

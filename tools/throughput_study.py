@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runs from a checkout without installing
 
-from convnext_lesson.benchmark import throughput_study  # noqa: E402
+from convnext_lesson.training.benchmark import throughput_study  # noqa: E402
 
 
 def main(argv=None) -> None:

@@ -37,12 +37,12 @@ cl.lesson.show_change(1)
 print("same configuration as step 0:", cl.get_step(1).config == cl.get_step(0).config)
 
 # %% [markdown]
-# Both recipes live in `convnext_lesson/recipes.py` as a `Recipe` (a frozen dataclass, one field per
+# Both recipes live in `convnext_lesson/training/recipes.py` as a `Recipe` (a frozen dataclass, one field per
 # setting). Side by side, with the paper's values (Table 5 of the paper for the modern one):
 
 # %% tags=["nbval-check-output"]
-from convnext_lesson import recipes
-import convnext_lesson.recipe_demo as rd
+from convnext_lesson.training import recipes
+import convnext_lesson.teach.recipe_demo as rd
 
 old, new = cl.get_recipe("original"), cl.get_recipe("modern")
 

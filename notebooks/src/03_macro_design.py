@@ -91,7 +91,7 @@ plt.show()
 # different network from step 1 at every size:
 
 # %% tags=["nbval-check-output"]
-from convnext_lesson.profiles import scale_config
+from convnext_lesson.training.profiles import scale_config
 
 for p in cl.profiles.PROFILES.values():
     d1, d2 = (scale_config(cl.get_step(s).config, p.width_mult, p.depth_mult).depths for s in (1, 2))
@@ -126,8 +126,8 @@ print("step 3's stem:", model3.stem)
 # 4x4 patches the stem sees. Each patch is 4 x 4 pixels x 3 colours = 48 numbers.
 
 # %%
-import convnext_lesson.stem_demo as sd
-from convnext_lesson import recipe_demo as rd
+import convnext_lesson.teach.stem_demo as sd
+from convnext_lesson.teach import recipe_demo as rd
 
 images, _, names, dataset = rd.sample_images(n=1, size=160)   # shorter side 160 px
 image = rd.to_uint8(images[0])                       # (3, H, W), uint8

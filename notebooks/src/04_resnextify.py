@@ -52,7 +52,7 @@ cl.exercises.check("04.conv_cost", conv3x3_cost)
 # Look at the weight's shape: (out channels, in channels per group, 3, 3).
 
 # %% tags=["nbval-check-output"]
-from convnext_lesson.layer_costs import layer_cost
+from convnext_lesson.teach.layer_costs import layer_cost
 
 print(f"{'groups':>6}  {'weight shape':>16} {'params':>8} {'MMACs':>8}")
 for groups in (1, 2, 8, 64):
@@ -100,7 +100,7 @@ print(cl.build_model(4).stages[0].blocks[1].conv2)
 # The block before and after (a repeated block of stage 1; orange is the spatial conv):
 
 # %%
-from convnext_lesson.layer_costs import draw_blocks, print_flops_by_kind, stage_flops
+from convnext_lesson.teach.layer_costs import draw_blocks, print_flops_by_kind, stage_flops
 
 draw_blocks([3, 4]);
 

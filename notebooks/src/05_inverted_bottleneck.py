@@ -46,7 +46,7 @@ print(cl.build_model(6).stages[0].blocks[1])
 # A repeated block of stage 1, before and after (orange: the depthwise conv):
 
 # %%
-from convnext_lesson.layer_costs import draw_blocks, print_block_costs, print_flops_by_kind, stage_flops
+from convnext_lesson.teach.layer_costs import draw_blocks, print_block_costs, print_flops_by_kind, stage_flops
 
 draw_blocks([5, 6]);
 

@@ -41,7 +41,7 @@ cl.lesson.show_change(7)
 print(cl.build_model(7).stages[0].blocks[1])
 
 # %%
-from convnext_lesson.layer_costs import draw_blocks, print_block_costs, print_flops_by_kind, stage_flops
+from convnext_lesson.teach.layer_costs import draw_blocks, print_block_costs, print_flops_by_kind, stage_flops
 
 draw_blocks([6, 7]);
 
@@ -131,7 +131,7 @@ print_flops_by_kind([7, 11])
 # block's convs), for the unit at the end of each stage, in pixels of the input:
 
 # %% tags=["nbval-check-output"]
-from convnext_lesson.receptive_field import (KERNEL_STEPS, draw_receptive_field_sweep, kernel_config,
+from convnext_lesson.teach.receptive_field import (KERNEL_STEPS, draw_receptive_field_sweep, kernel_config,
                                              receptive_field_sweep, theoretical_receptive_field)
 
 print(f"{'kernel':>6} {'step':>5}   theoretical receptive field at the end of stage 1, 2, 3, 4 (px)")

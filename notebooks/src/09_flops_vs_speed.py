@@ -14,7 +14,7 @@ if importlib.util.find_spec("convnext_lesson") is None:  # on Colab: install the
                     "git+https://github.com/convnext-lesson/convnext-lesson"], check=True)
 import torch
 import convnext_lesson as cl
-from convnext_lesson.benchmark import layer_intensity, measure_throughput, profile_sizes
+from convnext_lesson.training.benchmark import layer_intensity, measure_throughput, profile_sizes
 cl.setup_notebook()
 
 # %% [markdown]

@@ -21,7 +21,7 @@ import copy
 import torch
 import torchvision
 import convnext_lesson as cl
-from convnext_lesson import pretrained
+from convnext_lesson.teach import pretrained
 cl.setup_notebook()
 
 # %% [markdown]
@@ -236,7 +236,8 @@ print(f"trainable parameters: {pretrained.trainable_params(model):,}")
 # and a 10x larger one for the new head, a short warmup, cosine decay, light augmentation (random crops and
 # flips), and mixed precision on a GPU. The profile decides how much (a few batches of the tiny sample at
 # 32 px under `smoke`: this only proves the code runs; a short run on Imagenette under `cpu`; whole epochs
-# on a GPU). It prints validation top-1 before and after.
+# on a GPU). It prints validation top-1 before and after. It runs on the same `Trainer` as `cl.train`: give
+# it `out_dir=` to keep its checkpoints (`resume=True` continues an interrupted run).
 
 # %%
 finetuned = pretrained.finetune(model)

@@ -1,0 +1,87 @@
+"""Small printing helpers the step notebooks share: what a step changes, and its counts next to the paper's.
+
+Everything here prints plain, deterministic text, so nbval can compare these outputs on any machine.
+"""
+from __future__ import annotations
+
+from ..model.counting import count_step
+from ..model.roadmap import get_step
+
+
+def show_change(step, regime: str = "resnet50") -> None:
+    """A step's change as the difference of its configuration from the step it changes."""
+    s = get_step(step, regime)
+    print(f"step {s.index} · {s.label}: {s.change}")
+    if s.parent is None:
+        print("  (the starting point of the roadmap)")
+        return
+    parent = get_step(s.parent, regime)
+    diff = parent.config.diff(s.config)
+    if not diff:
+        print(f"  same network as step {parent.index}; only the training recipe changes "
+              f"({parent.recipe} -> {s.recipe})")
+        return
+    for field, (old, new) in diff.items():
+        print(f"  - {field}={old!r}")
+        print(f"  + {field}={new!r}")
+    print(f"  i.e. cl.build_model({s.index}) is cl.build_model({parent.index}, "
+          + ", ".join(f"{k}={v!r}" for k, (_, v) in diff.items()) + ")")
+
+
+def step_table(steps, regime: str = "resnet50", image_size: int = 224) -> None:
+    """Params and GFLOPs (both conventions) of some steps, beside the paper's GFLOPs and top-1."""
+    steps = [get_step(index, regime).index for index in steps]  # an unknown step fails before anything prints
+    print(f"{'step':>4}  {'change':<24} {'params':>8} {'GFLOPs':>7} {'fvcore':>7} │ {'paper GFLOPs':>12} "
+          f"{'paper top-1':>11}")
+    for index in steps:
+        row = count_step(get_step(index, regime).index, regime, image_size)
+        label = row.label + ("" if row.adopted else " (branch)")
+        paper_gflops = f"{row.paper_gflops:.2f}" + ("*" if row.note else " ")
+        print(f"{row.index:>4}  {label:<24} {row.params / 1e6:7.2f}M {row.gflops_paper_convention:7.3f} "
+              f"{row.gflops_fvcore:7.3f} │ {paper_gflops:>12} {row.paper_top1:>11.2f}")
+    print(f"ours: counted by fvcore at {image_size}x{image_size}; GFLOPs = conv + linear multiply-accumulates "
+          "(the paper's convention), fvcore = fvcore's default (+ norms, pooling).")
+    source = ("Table 10 (top-1: mean of 3 runs" if regime == "resnet50" else "Table 11 (top-1: single runs")
+    print(f"paper: ImageNet-1K, {source}, 300 epochs).")
+    for index in steps:
+        row = count_step(get_step(index, regime).index, regime, image_size)
+        if row.note:
+            print(f"* step {row.index}: {row.note}")
+
+
+def roadmap_so_far(upto: int, runs=(), regime: str = "resnet50", reference_profile: str = "cpu"):
+    """The roadmap up to step ``upto``, one row per step as in the paper's Figure 2: the paper's top-1
+    (left) and ours (right): the committed reference runs of ``reference_profile`` (mean and spread of
+    their seeds) and ``runs``, this notebook's ``cl.train`` results (crosses). Ours are small networks on
+    a small dataset at low resolution: compare our rows with each other, not with the paper's.
+    """
+    from IPython.display import display
+
+    from ..training.results import reference_results
+    from .roadmap_figure import roadmap_figure
+
+    reference = [r for rs in reference_results(regime, reference_profile).values() for r in rs]
+    display(roadmap_figure(reference, runs, upto, regime))
+
+
+def plot_history(*runs):
+    """Training curves of one or more runs: train loss, validation top-1 and the learning rate per epoch."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    for run in runs:
+        record = getattr(run, "record", run)
+        history = record["history"]
+        epochs = [m["epoch"] for m in history]
+        label = f"step {record['step']} ({record['profile']}, {record['dataset']['name']})"
+        axes[0].plot(epochs, [m["train_loss"] for m in history], "o-", label=label)
+        axes[1].plot(epochs, [m["val_top1"] for m in history], "o-", label=label)
+        axes[2].plot(epochs, [m["lr"] for m in history], "o-", label=label)
+    for ax, title in zip(axes, ("train loss", "validation top-1 (%)", "learning rate (end of epoch)")):
+        ax.set(title=title, xlabel="epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    plt.show()

@@ -1,0 +1,27 @@
+"""What the first cell of every notebook calls: where am I running, and how big will runs be."""
+from __future__ import annotations
+
+import torch
+
+from ..training.profiles import get_profile
+from ..training.runtime import in_colab
+
+COLAB_GPU_HINT = ("No GPU in this Colab session. For the colab profile: Runtime > Change runtime type > "
+                  "Hardware accelerator: T4 GPU > Save, then run the notebook again. (Without a GPU the "
+                  "notebook still runs, with the small cpu profile.)")
+
+
+def setup_notebook(profile: str | None = None) -> None:
+    """Print the device and the profile this notebook's runs will use; prepare widgets on Colab."""
+    if in_colab():
+        from google.colab import output  # ipywidgets 8 needs Colab's custom widget manager
+        output.enable_custom_widget_manager()
+        if not torch.cuda.is_available():
+            print(COLAB_GPU_HINT)
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU (no GPU found)"
+    chosen = get_profile(profile)
+    if chosen.threads:  # smoke: tiny tensors, where a second thread costs more than it saves
+        torch.set_num_threads(chosen.threads)
+    print(f"torch {torch.__version__} | device: {device}")
+    print(f"profile: {chosen.name} ({chosen.description})")
+    print("change it with the CONVNEXT_LESSON_PROFILE environment variable (smoke, cpu, colab, full)")

@@ -1,0 +1,119 @@
+"""Notebook 03 (macro design): graders and solutions."""
+from functools import lru_cache
+from unittest import mock
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...model.counting import count_flops, count_step
+from ...model.roadmap import build_model
+from ..exercises import answered, exercise
+
+
+def predict_gflops_solution(depths):
+    """GFLOPs of step 1's network (ResNet-50's design) with other blocks per stage.
+
+    Start from ResNet-50's count and add or remove repeated blocks. A repeated bottleneck block of
+    stage i (i = 0..3) works at 56 / 2**i pixels on a side, with width w = 64 * 2**i:
+    1x1 4w->w, 3x3 w->w, 1x1 w->4w = 17 w**2 multiply-accumulates per pixel. Pixels shrink by 4
+    per stage and w**2 grows by 4, so every stage's repeated block costs the same.
+    """
+    resnet50 = 4.089184256  # ResNet-50, depths (3, 4, 6, 3), counted in notebook 01 (paper: 4.09)
+    block = 56 * 56 * 17 * 64 ** 2 / 1e9  # one repeated block, any stage: 0.218 GFLOPs
+    return resnet50 + sum((d - d0) * block for d, d0 in zip(depths, (3, 4, 6, 3)))
+
+
+@lru_cache(maxsize=None)
+def _counted(depths):
+    if tuple(depths) == (3, 3, 9, 3):  # step 2 itself: counted (and cached) by the notebook already
+        return count_step(2, "resnet50", 224).gflops_paper_convention  # the key cl.lesson.step_table uses
+    return count_flops(build_model(1, depths=depths))
+
+
+@exercise("03.predict_gflops", "write predict_gflops(depths): the GFLOPs (paper convention, 224 px) of ResNet-50's "
+          "design with `depths` blocks per stage, without building the network", predict_gflops_solution)
+def _grade_predict_gflops(answer):
+    for depths in ((3, 3, 9, 3), (2, 2, 6, 2), (1, 2, 3, 1)):
+        got = float(answered(answer(depths)))
+        expected = _counted(depths)
+        assert abs(got - expected) <= 0.01, (
+            f"for depths {depths} you predict {got:.3f} GFLOPs, fvcore counts {expected:.3f}. Hint: a repeated "
+            "block costs the same in every stage; find its cost from the per-stage table and add or remove blocks "
+            "from ResNet-50's 4.09.")
+
+
+def patchify_solution(x, weight, bias):
+    """A p x p stride-p conv as "cut into patches, then one matrix multiply"."""
+    n, c, h, w = x.shape
+    out_channels, _, p, _ = weight.shape
+    patches = F.unfold(x, kernel_size=p, stride=p)  # (N, C*p*p, number of patches), channel-major like weight
+    y = weight.reshape(out_channels, -1) @ patches + bias[:, None]  # (N, out_channels, number of patches)
+    return y.reshape(n, out_channels, h // p, w // p)
+
+
+def _no_conv(*args, **kwargs):
+    raise AssertionError("do it without a convolution (no F.conv2d, torch.conv2d or nn.Conv2d): cut the image into "
+                         "patches with F.unfold (or reshape/permute) and multiply by the reshaped weight")
+
+
+@exercise("03.patchify_unfold", "write patchify(x, weight, bias): the output of a p x p stride-p conv (weight of "
+          "shape (C_out, C_in, p, p)) computed with unfold and a matrix multiply, without a convolution",
+          patchify_solution)
+def _grade_patchify(answer):
+    g = torch.Generator().manual_seed(0)
+    for shape, out_channels, p in (((2, 3, 16, 16), 8, 4), ((1, 3, 8, 12), 5, 4), ((1, 2, 6, 6), 4, 2)):
+        x = torch.randn(*shape, generator=g)
+        weight = torch.randn(out_channels, shape[1], p, p, generator=g)
+        bias = torch.randn(out_channels, generator=g)
+        expected = F.conv2d(x, weight, bias, stride=p)
+        with mock.patch.object(F, "conv2d", _no_conv), mock.patch.object(torch, "conv2d", _no_conv), \
+                mock.patch.object(nn.Conv2d, "forward", _no_conv):
+            got = answered(answer(x, weight, bias))
+        got = torch.as_tensor(got)
+        assert got.shape == expected.shape, (f"input {tuple(x.shape)}, {p}x{p} patches, {out_channels} output "
+                                             f"channels: expected shape {tuple(expected.shape)}, yours "
+                                             f"{tuple(got.shape)}")
+        assert torch.allclose(got, expected, atol=1e-4), (
+            f"input {tuple(x.shape)}, {p}x{p} patches: the shape is right but the values differ from the conv "
+            f"(largest difference {(got - expected).abs().max().item():.3g}). Flatten each patch in the order "
+            "(channel, row, column), as weight.reshape(C_out, -1) does, and keep the patches in row-major order.")
+
+
+def receptive_field_solution(layers):
+    """Receptive field of a stack of (kernel, stride) layers: each layer adds (k - 1) input steps,
+    and one step of its input is as many image pixels as the strides before it multiply to."""
+    size, jump = 1, 1
+    for kernel, stride in layers:
+        size += (kernel - 1) * jump
+        jump *= stride
+    return size
+
+
+def _measured(layers):
+    """The receptive field of a stack of convs, measured with ``stem_demo.input_footprint``."""
+    from ..stem_demo import footprint_box, input_footprint
+
+    stack = nn.Sequential(*[nn.Conv2d(1, 1, k, s, padding=k // 2) for k, s in layers])
+    size = receptive_field_solution(layers) * 2 + 4 * max(1, _prod(s for _, s in layers))
+    return footprint_box(input_footprint(stack, size, in_chans=1))[2]
+
+
+def _prod(values):
+    out = 1
+    for v in values:
+        out *= v
+    return out
+
+
+@exercise("03.receptive_field", "write receptive_field(layers): how many input pixels (on a side) one output pixel "
+          "of a stack of (kernel, stride) layers sees", receptive_field_solution)
+def _grade_receptive_field(answer):
+    cases = [[(4, 4)], [(7, 2), (3, 2)], [(3, 1), (3, 1)], [(7, 2), (3, 2), (3, 1)], [(2, 2), (2, 2), (2, 2)],
+             [(4, 4), (2, 2), (3, 1)]]
+    for layers in cases:
+        got = answered(answer(layers))
+        expected = _measured(layers)
+        assert got == expected, (
+            f"for layers {layers} you say {got}, measured {expected}. A kxk layer widens the field by k - 1 steps "
+            "of its input, and after strides s1, s2, ... one step of a layer's input is s1*s2*... image pixels.")

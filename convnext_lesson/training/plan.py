@@ -1,0 +1,201 @@
+"""What a training run will do, decided before any data is read: ``plan_run`` builds it, ``run.execute`` runs it.
+
+``plan_run(step, profile=..., ...)`` checks every argument and resolves the profile, the step's network
+(scaled by the profile), the recipe (scaled to the run), the steps per epoch, the device and its precision
+into one ``RunPlan``: a value to print and test, built without data or a GPU.
+
+Run folders: ``<out_dir>/<regime>-<profile>-<dataset>/step<NN>-<name>-seed<S>[-<variant hash>]/``
+holding ``checkpoint.pt`` (the latest state) and, once finished, ``result.json``; the hash
+covers whatever makes the run differ from the profile's plain step. Beside each folder,
+``.<folder name>.lock`` lets one process at a time train it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import numbers
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..model.config import NetConfig
+from ..model.roadmap import Step, get_step
+from .datasets import get_dataset_info
+from .engine import steps_per_epoch
+from .profiles import PROFILES, Profile, get_profile, scale_config
+from .recipes import Recipe, describe, ema_decay_for, get_recipe
+from .runtime import amp_dtype_for, amp_name, check_device, in_colab
+
+ENV_RUNS = "CONVNEXT_LESSON_RUNS"
+# Profile fields that only change how fast a run goes, not what it computes.
+_SPEED_ONLY = ("name", "description", "workers", "threads", "channels_last", "compile")
+MAX_SEED = 2**63  # a seed fits a signed 64-bit integer (torch.manual_seed, mix_seed's streams)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything ``train`` will do, as one value; ``print(plan)`` says it in words."""
+
+    step: Step
+    profile: Profile  # after the call's sizing changes
+    dataset: str
+    num_classes: int
+    config: NetConfig  # the step's network scaled by the profile, with its drop path and the call's changes
+    recipe: Recipe  # scaled to the run, with the call's changes and the EMA decay (None: no EMA)
+    epochs: int
+    steps_per_epoch: int  # as the Trainer counts them, from the dataset's published size
+    seed: int
+    device: torch.device
+    amp: torch.dtype | None  # mixed precision on this device (runtime.amp_dtype_for)
+    out_dir: Path
+    variant: dict  # what makes the run differ from the profile's plain step (the data copy is added on execution)
+    data_dir: str | os.PathLike | None = None
+    download: bool = False  # fetch the official archive when no copy is found
+    resume: bool = False
+    out_dir_from_env: bool = False  # $CONVNEXT_LESSON_RUNS chose out_dir (paths are printed relative to it)
+
+    def run_dir(self, data: str | None = None) -> Path:
+        """The run folder; ``data``: the identity of a dataset copy other than the offline pack (its own folder)."""
+        variant = {**self.variant, "data": data} if data else self.variant
+        return run_dir_for(self.out_dir, self.step.regime, self.profile.name, self.dataset, self.step, self.seed,
+                           variant)
+
+    def __str__(self) -> str:
+        s, p = self.step, self.profile
+        changed = s.config.diff(self.config)
+        network = f"step {s.index}'s design" + (" with " + ", ".join(f"{k} {new}" for k, (_, new) in changed.items())
+                                                 if changed else "")
+        speed = ", ".join(filter(None, (f"{p.threads} CPU thread(s)" if p.threads else "",
+                                        "channels-last" if p.channels_last else "", "compiled" if p.compile else "")))
+        lines = [f"step {s.index} ({s.name}) of the {s.regime} roadmap, profile {p.name}, seed {self.seed}",
+                 f"  network: {network}; {self.num_classes} classes",
+                 f"  data: {self.dataset} at {p.image_size} px, {self.epochs} epochs of {self.steps_per_epoch} steps, "
+                 f"batch {p.batch_size}" + (f" in micro-batches of {p.micro_batch}" if p.micro_batch else ""),
+                 *("  " + line for line in describe(self.recipe).splitlines()),
+                 f"  device {self.device}, precision {amp_name(self.amp)}" + (f", {speed}" if speed else ""),
+                 f"  run folder: {self.run_dir()}" + ("" if not self.resume else " (resumed if unfinished)")]
+        return "\n".join(lines)
+
+
+def default_out_dir() -> Path:
+    return Path(os.environ.get(ENV_RUNS) or "runs")
+
+
+def run_dir_for(out_dir, regime: str, profile: str, dataset: str, step, seed: int, overrides: dict) -> Path:
+    name = f"step{step.index:02d}-{step.name}-seed{seed}"
+    if overrides:  # a variant of the step gets its own folder
+        name += "-" + hashlib.sha1(json.dumps(overrides, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    return Path(out_dir) / f"{regime}-{profile}-{dataset}" / name
+
+
+def check_integer(name: str, value, low: int = 1, high: int | None = None) -> None:
+    """``value`` must be an int (not a bool, not 1.5) with ``low <= value`` (``< high``)."""
+    integer = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not integer or value < low or (high is not None and value >= high):
+        bound = f"2**{high.bit_length() - 1}" if high and high & (high - 1) == 0 else high  # 2**63, not 19 digits
+        valid = f"an integer >= {low}" if high is None else f"an integer with {low} <= {name} < {bound}"
+        raise ValueError(f"{name}={value!r} is not valid: use {valid}")
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """Fail now, not after an epoch, when no run folder can be written under ``out_dir``."""
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    what = f"the output folder {out_dir} (out_dir, command line --out)"
+    if not existing.is_dir():
+        where = "is a file" if existing == out_dir else f"lies under the file {existing}"
+        raise ValueError(f"{what} {where}; give a folder (it is created if missing)")
+    try:  # a byte on disk: a read-only folder, or a full disk, fails here
+        with tempfile.TemporaryFile(dir=existing) as probe:
+            probe.write(b"0")
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as error:
+        raise ValueError(f"{what} cannot be written ({error.strerror or error}); give a writable folder with "
+                         "free space") from error
+
+
+def copy_identity(dataset: dict) -> str:
+    """Which copy of a dataset a run used (``DatasetCopy.describe()`` or a record's ``dataset``): an archive by its
+    checksum, an unpacked folder by (a digest of) where it lies."""
+    if dataset.get("checksum"):
+        return f"{dataset['origin']}:{dataset['checksum']}"
+    return "folder:" + hashlib.sha1(str(dataset["root"]).encode()).hexdigest()[:12]
+
+
+_SETTING_TYPES = {"float": numbers.Real, "int": numbers.Integral, "bool": bool, "str": str, "tuple": tuple}
+
+
+def _recipe_changes(recipe, changes: dict) -> dict:
+    """``changes`` to a recipe, lists as tuples, each checked against its setting's declared type."""
+    recipe.replace(**changes)  # unknown settings: an error that lists the valid ones
+    checked = {}
+    for name, value in changes.items():
+        value = tuple(value) if isinstance(value, list) else value
+        declared = type(recipe).__dataclass_fields__[name].type  # a string, e.g. "tuple[int, int] | None"
+        kind = _SETTING_TYPES[declared.split("|")[0].split("[")[0].strip()]
+        fits = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+        if not (fits or (value is None and "None" in declared)):
+            raise ValueError(f"recipe setting {name}={value!r} is not valid: use a value of type {declared}")
+        checked[name] = value
+    return checked
+
+
+def plan_run(step: int | str = 16, profile: str | Profile | None = None, dataset: str | None = None,
+             regime: str = "resnet50", data_dir=None, out_dir=None, seed: int = 0, resume: bool = False,
+             download: bool | None = None, ema: bool = False, recipe: dict | None = None, epochs: int | None = None,
+             image_size: int | None = None, batch_size: int | None = None, micro_batch: int | None = None,
+             compile: bool | None = None, device: str | None = None, **overrides) -> RunPlan:
+    """The plan of ``train(...)`` with the same arguments (see ``run.train``); every argument is checked here."""
+    st = get_step(step, regime)
+    base = get_profile(profile)
+    changes = {k: v for k, v in dict(epochs=epochs, image_size=image_size, batch_size=batch_size,
+                                     micro_batch=micro_batch, compile=compile).items() if v is not None}
+    prof = base.replace(**changes) if changes else base
+    for name in ("epochs", "image_size", "batch_size"):
+        check_integer(name, getattr(prof, name))
+    if prof.micro_batch is not None:
+        check_integer("micro_batch", prof.micro_batch)
+    check_integer("seed", seed, 0, MAX_SEED)
+    dataset = dataset or prof.dataset
+    info = get_dataset_info(dataset)
+
+    run_epochs = prof.epochs_for(st.recipe)
+    scaled_recipe = get_recipe(st.recipe).scaled(run_epochs, prof.batch_size)
+    recipe_changes = _recipe_changes(scaled_recipe, dict(recipe or {}))
+    recipe = scaled_recipe.replace(**recipe_changes) if recipe_changes else scaled_recipe
+    cfg = scale_config(st.config, prof.width_mult, prof.depth_mult)
+    if recipe.drop_path and not cfg.drop_path:  # the recipe's stochastic depth, unless the step sets its own
+        cfg = cfg.replace(drop_path=round(recipe.drop_path, 6))
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    cfg = cfg.replace(**overrides) if overrides else cfg  # unknown fields, wrong types: NetConfig says which
+    if prof.image_size < cfg.min_input_size:
+        raise ValueError(f"image_size={prof.image_size} is too small: the network needs at least "
+                         f"{cfg.min_input_size} px")
+    dev = check_device(device)
+    out_dir_from_env = out_dir is None and bool(os.environ.get(ENV_RUNS))
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir()
+    check_out_dir(out_dir)
+
+    # a copy on disk holds the published number of images (data.check_layout), so the data need not be read
+    steps = steps_per_epoch(info.counts[0], prof.batch_size, prof.max_steps_per_epoch)
+    if ema:
+        recipe = recipe.replace(ema_decay=ema_decay_for(max(1, steps * run_epochs)))
+    # what makes this run differ from the profile's plain step: its own folder, its own checkpoint
+    sizing = {k: v for k, v in changes.items() if k != "compile"}
+    registered = PROFILES.get(base.name)
+    if registered is not None and base != registered:  # a changed Profile object under a profile's name
+        sizing = {k: v for k, v in base.as_dict().items()
+                  if k not in _SPEED_ONLY and v != getattr(registered, k)} | sizing
+    variant = {**overrides, **({"recipe": recipe_changes} if recipe_changes else {}),
+               **({"profile": sizing} if sizing else {}), **({"ema": True} if ema else {})}
+    return RunPlan(step=st, profile=prof, dataset=dataset, num_classes=info.num_classes, config=cfg, recipe=recipe,
+                   epochs=run_epochs, steps_per_epoch=steps, seed=seed, device=dev, amp=amp_dtype_for(dev),
+                   out_dir=out_dir, variant=variant, data_dir=data_dir,
+                   # Colab sessions start bare and are online: fetch the official archive there
+                   download=in_colab() if download is None else download,
+                   resume=resume, out_dir_from_env=out_dir_from_env)

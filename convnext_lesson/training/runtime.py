@@ -1,0 +1,84 @@
+"""Where a run runs: the default device, CPU threads, the mixed-precision policy, and whether this is Colab."""
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager, nullcontext
+
+import torch
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+def default_device() -> torch.device:
+    """A CUDA GPU if there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def check_device(device) -> torch.device:
+    """The device to train on (default: ``default_device()``); a clear error for one this machine lacks."""
+    if device is None:
+        return default_device()
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {device!r} is not valid: use cpu, cuda or cuda:<index> (mps on a Mac)")
+    count = torch.cuda.device_count() if dev.type == "cuda" and torch.cuda.is_available() else 0
+    if dev.type == "cuda" and count == 0:
+        build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU-only build"
+        raise ValueError(f"device {device!r} is not available: no CUDA GPU found (torch {torch.__version__}, "
+                         f"{build}); use device cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= count:
+        raise ValueError(f"device {device!r} is not available: this machine has {count} GPU(s), valid: "
+                         + ", ".join(f"cuda:{i}" for i in range(count)))
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device 'mps' is not available here; use cpu")
+    return dev
+
+
+@contextmanager
+def cpu_threads(threads: int | None):
+    """torch's CPU threads set to ``threads`` inside the block (None: left as they are), restored after."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+# -- the mixed-precision policy: the one place that decides it, for training and for speed measurements --------
+
+
+def amp_dtype_for(device: torch.device) -> torch.dtype | None:
+    """bf16 autocast on a GPU that has it natively (Ampere, compute capability 8.0, and later), fp16 on older GPUs
+    (T4, V100: they would only emulate bf16), none on a CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
+
+
+def amp_name(dtype: torch.dtype | None) -> str:
+    """How records name a precision: "bf16", "fp16" or "none"."""
+    return {None: "none", torch.float32: "none", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None):
+    """Autocast to ``dtype``; no autocast at all for None or float32 (torch 2.3's CPU autocast rejects
+    dtype=float32 even when disabled)."""
+    if dtype is None or dtype == torch.float32:
+        return nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def grad_scaler(dtype: torch.dtype | None):
+    """A CUDA GradScaler, on for fp16 only: its small gradients underflow without loss scaling; bf16 and fp32
+    need none (a disabled scaler passes everything through)."""
+    enabled = dtype == torch.float16
+    if hasattr(torch.amp, "GradScaler"):  # torch >= 2.3
+        return torch.amp.GradScaler("cuda", enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled)
