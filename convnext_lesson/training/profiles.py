@@ -67,14 +67,14 @@ PROFILES = {
         # measured on 2 cores (loop images/s, steps 1 / 16): workers=1 207 / 216; workers=0 230 / 243;
         # + channels-last 287 / 265; torch.compile (workers=0) 179 on step 16, so not used
         workers=0, channels_last=True),
-    # colab: sized by estimate, not yet measured on a T4 (issue 6 measures): ~400-500 img/s at 128 px with AMP,
+    # colab: sized by estimate, not yet measured on a T4 (the GPU reference runs will measure it): ~400-500 img/s at 128 px with AMP,
     # bounded by Colab's two CPU cores doing the augmentation -> ~30 s per Imagenette epoch
     "colab": Profile(
         "colab", "a Colab T4 (16 GB): the full-size networks at 128 px, about 10 minutes per step",
         dataset="imagenette", image_size=128, epochs=16, batch_size=128, workers=2, channels_last=True),
-    # full: placeholder sizes until issue 6 measures them; change epochs / image_size here
+    # full: placeholder sizes until the GPU reference runs measure them; change epochs / image_size here
     "full": Profile(
-        "full", "an A100/H100: the full-size networks at 160 px (sizes to be set by measurement, issue 6)",
+        "full", "an A100/H100: the full-size networks at 160 px (sizes to be set by measurement on such a GPU)",
         dataset="imagenette", image_size=160, epochs=40, batch_size=256, workers=12, channels_last=True),
 }
 
