@@ -25,3 +25,16 @@ def setup_notebook(profile: str | None = None) -> None:
     print(f"torch {torch.__version__} | device: {device}")
     print(f"profile: {chosen.name} ({chosen.description})")
     print("change it with the CONVNEXT_LESSON_PROFILE environment variable (smoke, cpu, colab, full)")
+
+
+def show_photos(fig, quality: int = 80, dpi: int = 80) -> None:
+    """Show a figure of photographs as JPEG, which stores them in a tenth of a PNG's bytes."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, display
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="jpeg", dpi=dpi, facecolor="white", pil_kwargs={"quality": quality})
+    plt.close(fig)
+    display(Image(data=buffer.getvalue(), format="jpeg"))
