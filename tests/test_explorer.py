@@ -64,7 +64,8 @@ def test_update_shows_the_numbers_of_the_chosen_step(no_runs):
     widget.step_slider.value = 16  # ConvNeXt-T: 28,589,128 parameters, 4.456 GFLOPs
     assert shown(widget.numbers.value, "cl-params") == "28,589,128"
     assert shown(widget.numbers.value, "cl-gflops-paper") == "4.456"
-    assert "the paper prints 4.49" in widget.numbers.value
+    assert shown(widget.numbers.value, "cl-paper-gflops") == "4.49"  # as Table 10 prints it, with the count beside
+    assert "a typo: the count is 4.46" in widget.numbers.value
 
     widget.step_slider.value = 0
     widget.regime_picker.value = "resnet200"  # the other regime's step 0: ResNet-200, 15.01 GFLOPs (Table 11)

@@ -34,6 +34,11 @@ class Step:
     note: str = ""
     paper_printed_gflops: float | None = None  # set where the paper's table has a typo
 
+    @property
+    def paper_table_gflops(self) -> float:
+        """GFLOPs as the paper's table prints them (typos included; ``paper_gflops`` is the corrected value)."""
+        return self.paper_gflops if self.paper_printed_gflops is None else self.paper_printed_gflops
+
     def __str__(self) -> str:
         return f"step {self.index} ({self.name}): {self.change}"
 

@@ -87,10 +87,17 @@ def step_summary(index: int, regime: str = "resnet50", runs: dict | None = None)
     }
 
 
+def _paper_gflops_text(summary: dict) -> str:
+    """The paper's GFLOPs as its table prints them, with the count beside a typo."""
+    if summary["paper_printed_gflops"] is None:
+        return f"{summary['paper_gflops']:.2f}"
+    return f"{summary['paper_printed_gflops']:.2f} (a typo; counted {summary['paper_gflops']:.2f})"
+
+
 def numbers_line(summary: dict) -> str:
     """One line of counts, as in the picture and the text fallback."""
     return (f"{summary['params']:,} params · {summary['gflops_paper_convention']:.3f} GFLOPs (paper convention) · "
-            f"{summary['gflops_fvcore']:.3f} (fvcore) · paper: {summary['paper_gflops']:.2f} GFLOPs, "
+            f"{summary['gflops_fvcore']:.3f} (fvcore) · paper: {_paper_gflops_text(summary)} GFLOPs, "
             f"{summary['paper_top1']:.2f}% top-1")
 
 
@@ -127,8 +134,9 @@ def _runs_html(runs: list[dict]) -> str:
 
 def numbers_html(summary: dict) -> str:
     """The counts next to the paper's, with a CSS class on each value (the browser test reads them)."""
-    typo = (f" <small>(the paper prints {summary['paper_printed_gflops']}: a typo)</small>"
-            if summary["paper_printed_gflops"] is not None else "")
+    printed = summary["paper_printed_gflops"]
+    shown = summary["paper_gflops"] if printed is None else printed  # what the paper's table prints
+    typo = f" <small>(a typo: the count is {summary['paper_gflops']:.2f})</small>" if printed is not None else ""
     row = '<tr><td style="padding-right:1em">{}</td><td class="{}" style="text-align:right">{}</td><td>{}</td></tr>'
     return (
         '<div style="line-height:1.4"><table class="cl-numbers-table">'
@@ -136,7 +144,7 @@ def numbers_html(summary: dict) -> str:
         + row.format("parameters", "cl-params", f"{summary['params']:,}", "")
         + row.format("GFLOPs, paper convention (conv + linear MACs)", "cl-gflops-paper",
                      f"{summary['gflops_paper_convention']:.3f}",
-                     f'<span style="padding-left:1em" class="cl-paper-gflops">{summary["paper_gflops"]:.2f}</span>'
+                     f'<span style="padding-left:1em" class="cl-paper-gflops">{shown:.2f}</span>'
                      + typo)
         + row.format("GFLOPs, fvcore default (also norms, pooling)", "cl-gflops-fvcore",
                      f"{summary['gflops_fvcore']:.3f}", "")

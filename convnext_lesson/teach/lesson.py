@@ -34,9 +34,10 @@ def step_table(steps, regime: str = "resnet50", image_size: int = 224) -> None:
     print(f"{'step':>4}  {'change':<24} {'params':>8} {'GFLOPs':>7} {'fvcore':>7} │ {'paper GFLOPs':>12} "
           f"{'paper top-1':>11}")
     for index in steps:
-        row = count_step(get_step(index, regime).index, regime, image_size)
+        step = get_step(index, regime)
+        row = count_step(step.index, regime, image_size)
         label = row.label + ("" if row.adopted else " (branch)")
-        paper_gflops = f"{row.paper_gflops:.2f}" + ("*" if row.note else " ")
+        paper_gflops = f"{step.paper_table_gflops:.2f}" + ("*" if row.note else " ")  # as printed, typos too
         print(f"{row.index:>4}  {label:<24} {row.params / 1e6:7.2f}M {row.gflops_paper_convention:7.3f} "
               f"{row.gflops_fvcore:7.3f} │ {paper_gflops:>12} {row.paper_top1:>11.2f}")
     print(f"ours: counted by fvcore at {image_size}x{image_size}; GFLOPs = conv + linear multiply-accumulates "
