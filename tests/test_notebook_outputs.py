@@ -44,3 +44,29 @@ def test_the_module_pattern_catches_what_it_is_for():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_notebook_has_checked_cells(path):
     assert list(checked_cells(path)), f"{path.name} has no cell tagged nbval-check-output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_light(path):
+    """Every rebuild adds a notebook to the history again: photographs as JPEG, no saved widget state."""
+    notebook = json.loads(path.read_text())
+    assert "widgets" not in notebook["metadata"], f"{path.name} saves widget state"
+    assert path.stat().st_size < 400_000, f"{path.name} weighs {path.stat().st_size / 1000:.0f} KB (at most 400)"
+
+
+def test_build_keeps_static_outputs_and_drops_progress_bars():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_notebooks", Path(__file__).resolve().parents[1]
+                                                  / "tools" / "build_notebooks.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    widget = {"model_id": "x", "version_major": 2, "version_minor": 0}
+    bar = {"output_type": "display_data", "data": {build.WIDGET: widget,
+                                                    "text/plain": "epoch 1/3:   0%|          | 0/12 [00:00<?, ?it/s]"}}
+    explorer = {"output_type": "display_data", "data": {build.WIDGET: dict(widget), "image/png": "iVBOR",
+                                                         "text/plain": "step 3: patchify stem"}}
+    line = {"output_type": "stream", "name": "stdout", "text": "epoch 1/3: train loss 2.646\n"}
+    kept = build.static_outputs([bar, line, explorer])
+    assert kept == [line, {"output_type": "display_data", "data": {"image/png": "iVBOR",
+                                                                    "text/plain": "step 3: patchify stem"}}]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 import time
@@ -24,6 +25,7 @@ import nbformat
 from nbclient import NotebookClient
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
 def sources(selected: list[str]) -> list[Path]:
@@ -36,17 +38,38 @@ def sources(selected: list[str]) -> list[Path]:
     return found
 
 
+PROGRESS_BAR = re.compile(r"^[^\n]*\d+%\|")  # tqdm's text: "epoch 1/3:   0%|          | 0/12 [...]"
+
+
+def static_outputs(outputs: list) -> list:
+    """Outputs as a file shows them: widgets keep their static fallback (no saved widget state), and
+    progress bars are dropped, since a saved bar shows its first frame ("0%") and every epoch already
+    prints a line of text."""
+    kept = []
+    for output in outputs:
+        data = output.get("data", {})
+        if WIDGET in data:
+            del data[WIDGET]
+            if set(data) <= {"text/plain"} and PROGRESS_BAR.match(data.get("text/plain", "")):
+                continue
+        kept.append(output)
+    return kept
+
+
 def build(source: Path, execute: bool, timeout: int) -> float:
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata.pop("jupytext", None)
     start = time.perf_counter()
     if execute:
-        NotebookClient(nb, timeout=timeout, kernel_name="python3",
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=False,
                        resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    nb.metadata.pop("widgets", None)
     for index, cell in enumerate(nb.cells):  # stable files: ids by position, no timings in metadata
         cell.id = f"cell-{index:03d}"
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = static_outputs(cell.outputs)
     nbformat.write(nb, NOTEBOOKS / f"{source.stem}.ipynb")
     return time.perf_counter() - start
 
