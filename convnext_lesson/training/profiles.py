@@ -70,7 +70,8 @@ PROFILES = {
     # colab: sized by estimate, not yet measured on a T4 (the GPU reference runs will measure it): ~400-500 img/s at 128 px with AMP,
     # bounded by Colab's two CPU cores doing the augmentation -> ~30 s per Imagenette epoch
     "colab": Profile(
-        "colab", "a Colab T4 (16 GB): the full-size networks at 128 px, about 10 minutes per step",
+        "colab", "a Colab T4 (16 GB): the full-size networks at 128 px, about 10 minutes per step (an estimate, not "
+        "yet measured on a T4)",
         dataset="imagenette", image_size=128, epochs=16, batch_size=128, workers=2, channels_last=True),
     # full: placeholder sizes until the GPU reference runs measure them; change epochs / image_size here
     "full": Profile(
