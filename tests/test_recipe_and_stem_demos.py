@@ -127,3 +127,51 @@ def test_stem_pictures_draw():
              sd.input_footprint(cl.build_model(3).stem, 16, pixel=(1, 2)))
     fig = sd.draw_footprints(image, {"patchify": masks, "again": masks}, size=16)
     assert len(fig.axes) == 2
+
+
+def test_recipe_search_table_reads_the_committed_records():
+    rows, missing = rd.recipe_search_rows()
+    assert rows, "the recipe search has committed records"
+    text = rd.recipe_search_table()
+    for row in rows:
+        for step in rd.RECIPE_SEARCH_STEPS:
+            path = rd.RECIPE_SEARCH_DIR / row["variant"] / f"resnet50-cpu-imagenette-step{step:02d}-seed0.json"
+            record = cl.read_record(path)
+            assert row["top1"][step] == record["top1"] and row["wall_time_s"][step] == record["wall_time_s"]
+            assert f"{record['top1']:6.1f}%" in text
+        assert row["provenance"][1:] == ("cpu", "imagenette", 64, 12, (0,))
+    assert set(missing) | {row["variant"] for row in rows} >= set(rd.RECIPE_SEARCH_PLAN)
+    for variant in missing:
+        assert variant in text.splitlines()[-1] and text.splitlines()[-1].startswith("not run yet")
+
+
+def test_recipe_search_table_shows_what_exists(tmp_path):
+    import shutil
+
+    shutil.copytree(rd.RECIPE_SEARCH_DIR / "base", tmp_path / "base")
+    (tmp_path / "lr4e-3").mkdir()  # started, one step missing: not finished
+    shutil.copy(next((rd.RECIPE_SEARCH_DIR / "lr4e-3").glob("*step01*.json")), tmp_path / "lr4e-3")
+    shutil.copytree(rd.RECIPE_SEARCH_DIR / "base", tmp_path / "my-own-variant")  # not in the plan: still shown
+    rows, missing = rd.recipe_search_rows(tmp_path)
+    assert [r["variant"] for r in rows] == ["base", "my-own-variant"]
+    assert missing == [v for v in rd.RECIPE_SEARCH_PLAN if v != "base"]
+    text = rd.recipe_search_table(tmp_path)
+    assert "not run yet: lr4e-3 (lr=0.004); base+randaugment-m9 (randaugment=(2, 9))" in text
+    assert "note of the records: trained while other work" in text
+    empty = rd.recipe_search_table(tmp_path / "nothing")
+    assert "(no finished variant yet)" in empty and "not run yet: base (none)" in empty
+
+
+def test_recipe_search_plan_is_the_tools(monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "recipe_search.py"
+    spec = importlib.util.spec_from_file_location("recipe_search_tool", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    winner = "base"  # stage 1's choice (the tool's rule on the committed records)
+    planned = {**tool.STAGE1, **{tool.stage2_name(winner, v): {**tool.STAGE1[winner], **c}
+                                 for v, c in tool.STAGE2.items() if v != "scaled"}}
+    assert planned == rd.RECIPE_SEARCH_PLAN
+    assert tool.STEPS == rd.RECIPE_SEARCH_STEPS and tool.RECORDS.resolve() == rd.RECIPE_SEARCH_DIR.resolve()

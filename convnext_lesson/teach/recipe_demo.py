@@ -9,6 +9,8 @@ pictures show what ``cl.train`` does, not a re-implementation of it.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -161,3 +163,82 @@ def decay_split(model: nn.Module, recipe: Recipe) -> dict[str, list[str]]:
         key = "decay" if group["weight_decay"] > 0 else "no_decay"
         split[key] += [names[id(p)] for p in group["params"]]
     return split
+
+
+# -- the recipe search: which short-run recipe, chosen by measurement -----------------------------------------------
+
+RECIPE_SEARCH_DIR = Path(__file__).resolve().parents[1] / "reference" / "recipe_search"
+RECIPE_SEARCH_STEPS = (1, 16)  # a ResNet-shaped and a ConvNeXt-shaped network
+# every variant ``tools/recipe_search.py`` plans (its folder name: the change to the cpu profile's scaled modern
+# recipe); stage 2 runs at stage 1's learning rate, so its folders are named "base+<variant>"
+RECIPE_SEARCH_PLAN = {
+    "base": {},
+    "lr4e-3": {"lr": 4e-3},
+    "base+randaugment-m9": {"randaugment": (2, 9)},
+    "base+mix-erase-full": {"mix_prob": 1.0, "random_erasing": 0.25},
+    "base+no-regularisation": {"mix_prob": 0.0, "random_erasing": 0.0, "drop_path": 0.0},
+}
+
+
+def _changes_text(changes: dict) -> str:
+    return ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v}" for k, v in changes.items()) or "none"
+
+
+def recipe_search_rows(root: str | Path | None = None) -> tuple[list[dict], list[str]]:
+    """The recipe search's finished variants, read from their records, and the planned ones not run yet.
+
+    A variant is finished when it has a record for each of ``RECIPE_SEARCH_STEPS``. Each row:
+    ``variant``, ``changes`` (the recipe changes its records say it ran with), ``top1`` and
+    ``wall_time_s`` ({step: value}), ``provenance`` (device, profile, dataset, px, epochs, seeds) and ``notes``.
+    """
+    from ..training.results import find_records
+
+    root = Path(root) if root is not None else RECIPE_SEARCH_DIR
+    folders = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    order = list(RECIPE_SEARCH_PLAN) + [f for f in folders if f not in RECIPE_SEARCH_PLAN]  # planned first
+    rows, missing = [], []
+    for variant in order:
+        records = {r["step"]: r for r in find_records(root / variant)} if variant in folders else {}
+        if not all(step in records for step in RECIPE_SEARCH_STEPS):
+            missing.append(variant)
+            continue
+        chosen = [records[step] for step in RECIPE_SEARCH_STEPS]
+        first = chosen[0]
+        rows.append({
+            "variant": variant,
+            "changes": first["overrides"].get("recipe", {}),
+            "top1": {r["step"]: r["top1"] for r in chosen},
+            "wall_time_s": {r["step"]: r["wall_time_s"] for r in chosen},
+            "provenance": (first["device"], first["profile"], first["dataset"]["name"], first["image_size"],
+                           first["epochs"], tuple(sorted({r["seed"] for r in chosen}))),
+            "notes": sorted({r["note"] for r in chosen if r.get("note")}),
+        })
+    return rows, missing
+
+
+def recipe_search_table(root: str | Path | None = None) -> str:
+    """The recipe search as text: one row per finished variant, its provenance, and what is not run yet."""
+    rows, missing = recipe_search_rows(root)
+    steps = RECIPE_SEARCH_STEPS
+    head = (f"{'variant':24s} {'recipe changes':40s} " + " ".join(f"{f'step {s}':>7s}" for s in steps)
+            + f" {'mean':>6s}   wall time (step {' / '.join(map(str, steps))})")
+    lines = [head]
+    for row in rows:
+        mean = sum(row["top1"].values()) / len(steps)
+        times = " / ".join(f"{row['wall_time_s'][s] / 60:.0f}" for s in steps)
+        lines.append(f"{row['variant']:24s} {_changes_text(row['changes']):40s} "
+                     + " ".join(f"{row['top1'][s]:6.1f}%" for s in steps) + f" {mean:5.1f}%   {times} min")
+    if not rows:
+        lines.append("(no finished variant yet)")
+    for device, profile, dataset, px, epochs, seeds in sorted({row["provenance"] for row in rows}):
+        names = ", ".join(row["variant"] for row in rows if row["provenance"] == (device, profile, dataset, px,
+                                                                                 epochs, seeds))
+        lines.append(f"runs ({names}): {device}, profile {profile}, {dataset} at {px} px, {epochs} epochs, "
+                     f"seed {', '.join(map(str, seeds))}; one run per cell; top-1 on the validation set after "
+                     "the last epoch")
+    for note in sorted({note for row in rows for note in row["notes"]}):
+        lines.append(f"note of the records: {note}")
+    if missing:
+        lines.append("not run yet: " + "; ".join(
+            f"{v} ({_changes_text(RECIPE_SEARCH_PLAN[v])})" if v in RECIPE_SEARCH_PLAN else v for v in missing))
+    return "\n".join(lines)

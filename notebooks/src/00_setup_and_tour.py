@@ -8,7 +8,9 @@
 # matches Swin. This course walks that roadmap: every step is a real network you build, count and train.
 #
 # This notebook checks your environment, shows the datasets and the *profiles* that size every training
-# run, and gives you a first look at the whole roadmap.
+# run, and gives you a first look at the whole roadmap. It trains nothing.
+#
+# **Time:** TIME-PLACEHOLDER
 
 # %%
 import importlib.util, subprocess, sys
@@ -40,6 +42,11 @@ for p in cl.profiles.PROFILES.values():
 # `width` and `depth` shrink the networks for small machines: every step keeps its own design (its
 # kernel, its block, its stage ratio), only with fewer channels and blocks, so the *differences* between
 # steps stay real. `smoke` is for tests: its numbers only prove that the code runs.
+#
+# Only the two CPU profiles are measured: `smoke` and `cpu` were timed on a 2-core machine (the committed
+# `cpu` reference runs took 10 to 11 minutes per step). The `colab` and `full` sizes, and the "about 10
+# minutes per step" of `colab`, are **estimates**: no GPU has been available to the project yet, so no run
+# has measured them.
 
 # %% [markdown]
 # ## Datasets
@@ -71,14 +78,15 @@ for ax, cls in zip(axes.flat, range(10)):
     ax.imshow(cl.data.load_image(path, 128))
     ax.set_title(dataset.classes[cls], fontsize=9)
     ax.axis("off")
-plt.tight_layout()
-plt.show()
+fig.tight_layout()
+cl.notebook.show_photos(fig)   # photographs as JPEG: a tenth of a PNG's bytes
 
 # %% [markdown]
 # ## The roadmap at a glance
 #
 # Seventeen steps take ResNet-50 to ConvNeXt-T. Each is the step before plus **one** named change; the
-# paper trained every step on ImageNet for 300 epochs and reports its top-1 accuracy and its GFLOPs:
+# paper trained every step on ImageNet for 300 epochs and reports its top-1 accuracy and its GFLOPs
+# (Table 10 of the paper, printed as it is; where our count differs, a footnote says by how much):
 
 # %% tags=["nbval-check-output"]
 print(f"{'step':>4}  {'change':24s} {'paper top-1':>11s} {'paper GFLOPs':>12s}   notebook")
@@ -86,8 +94,13 @@ notebook_of = {0: "01", 1: "02", 2: "03", 3: "03", 4: "04", 5: "04", 6: "05", 16
 for step in cl.roadmap_steps():
     label = step.label + ("" if step.adopted else " (branch)")
     where = notebook_of.get(step.index, "06" if step.index <= 11 else "07")
-    print(f"{step.index:>4}  {label:24s} {step.paper_top1:11.2f} {step.paper_gflops:12.2f}   {where}")
-print("paper: ImageNet-1K, Table 10 (GFLOPs as counted; two typos of the paper are corrected, see notebook 08)")
+    printed = step.paper_table_gflops          # as Table 10 prints it, typos included
+    mark = "*" if step.paper_printed_gflops else " "
+    print(f"{step.index:>4}  {label:24s} {step.paper_top1:11.2f} {printed:11.2f}{mark}   {where}")
+print("paper: ImageNet-1K, Table 10 (top-1: mean of 3 seeds, 300 epochs)")
+for step in cl.roadmap_steps():
+    if step.paper_printed_gflops:
+        print(f"* step {step.index}: {step.note}")
 
 # %% [markdown]
 # Move the slider to walk the roadmap: each step's change, its block, its cost per stage, and how it
@@ -98,7 +111,9 @@ cl.roadmap_explorer()
 
 # %% [markdown]
 # A taste of notebook 06: ConvNeXt's 7x7 depthwise kernels see further than ResNet's 3x3. The *effective*
-# receptive field is measured from gradients: how much each input pixel moves the centre output.
+# receptive field is measured from gradients: how much each input pixel moves the centre output. The
+# networks measured here have **random weights** (no trained weights exist for these intermediate steps),
+# so the picture shows what each design can see at initialisation, not what a trained network uses.
 
 # %%
 cl.kernel_explorer()

@@ -10,9 +10,12 @@
 # 2. **step 3, "patchify" stem**: the first layer cuts the image into 4x4 patches, like a Vision Transformer,
 #    instead of ResNet's overlapping 7x7 conv and max-pool.
 #
-# **You will:** see where the compute of each stage goes before and after, cut a real image into patches,
-# prove that a 4x4 stride-4 conv is a linear layer applied to every patch, measure what one output pixel of
-# each stem sees, count steps 1-3 beside the paper, train them, and do three exercises.
+# **You will:** predict, then count, where the compute of each stage goes before and after, cut a real
+# image into patches, prove that a 4x4 stride-4 conv is a linear layer applied to every patch, measure what
+# one output pixel of each stem sees, count steps 1-3 beside the paper, train steps 2 and 3, and run an
+# experiment of your own: a stage ratio the paper did not adopt.
+#
+# **Time:** TIME-PLACEHOLDER
 
 # %% [markdown]
 # Run the next cell first. On Colab it installs the course package (Colab's own PyTorch stays as it is);
@@ -47,6 +50,7 @@ cl.lesson.show_change(2)
 # %%
 import matplotlib.pyplot as plt
 
+plt.rcParams["figure.dpi"] = 72   # modest pictures: the saved notebook stays small
 fig, axes = plt.subplots(1, 3, figsize=(10.5, 6.4))
 for ax, step in zip(axes, (1, 2, 3)):
     cl.diagrams.draw_macro(step, ax=ax)
@@ -55,8 +59,33 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
-# (Step 3 is the patchify stem of the second half of this notebook.) Where does the compute go? Per stage,
-# counted with fvcore in the paper's convention, with the change per block moved:
+# (Step 3 is the patchify stem of the second half of this notebook.)
+#
+# ### Predict first: what does moving blocks cost?
+#
+# Before the code counts, predict. Step 1 (ResNet-50's design) costs **4.089 GFLOPs** at 224 px (counted in
+# notebook 01; GFLOPs here are the paper's convention: multiply-accumulates of the convs and the linear
+# layer, divided by 1e9). What you need to know about its blocks:
+#
+# * stage i (i = 1..4) works at 56, 28, 14 and 7 pixels on a side and has bottleneck width w = 64, 128,
+#   256 and 512: each block is a 1x1 conv 4w -> w, a 3x3 conv w -> w and a 1x1 conv w -> 4w;
+# * a k x k conv from c_in to c_out channels costs k x k x c_in x c_out multiply-accumulates per output
+#   pixel;
+# * changing a stage's number of blocks adds or removes *repeated* blocks like these; the first block of
+#   each stage (which changes the width and the resolution) stays.
+#
+# **Exercise 1.** Write `predict_gflops(depths)`: the GFLOPs at 224 px of step 1's design with `depths`
+# blocks per stage, without building the network. The check compares with fvcore's count of the real
+# networks (for step 2's (3, 3, 9, 3) and two other layouts), to within 0.01 GFLOPs.
+
+# %%
+def predict_gflops(depths):
+    return None  # your code here
+
+cl.exercises.check("03.predict_gflops", predict_gflops)
+
+# %% [markdown]
+# Now the count. Per stage, counted with fvcore in the paper's convention, with the change per block moved:
 
 # %% tags=["nbval-check-output"]
 before, after = (cl.count_step(step, "resnet50", 224) for step in (1, 2))   # regime, image size
@@ -73,7 +102,8 @@ print(f"{'total':8s} {blocks:>9s} {before.gflops_paper_convention:14.3f} {after.
       f"{after.gflops_paper_convention - before.gflops_paper_convention:+7.3f}")
 
 # %% [markdown]
-# A block moved into stage 3 costs exactly what a block of stage 2 costs. That is no coincidence: from one
+# Does the last column match what you predicted? A block moved into stage 3 costs exactly what a block of
+# stage 2 costs. That is no coincidence: from one
 # stage to the next the resolution halves (a quarter of the pixels) and the width doubles (four times the
 # multiply-accumulates per pixel of every conv), so every *repeated* block of ResNet-50 costs the same.
 # A stage's compute is therefore very nearly proportional to its number of blocks (stage 1 is a little
@@ -132,8 +162,7 @@ from convnext_lesson.teach import recipe_demo as rd
 images, _, names, dataset = rd.sample_images(n=1, size=160)   # shorter side 160 px
 image = rd.to_uint8(images[0])                       # (3, H, W), uint8
 print(f"{names[0]} from {dataset.name}: {tuple(image.shape)}")
-sd.draw_patches(image, top=56, left=64, size=32, patch=4)
-plt.show()
+cl.notebook.show_photos(sd.draw_patches(image, top=56, left=64, size=32, patch=4))   # photographs as JPEG
 
 # %% [markdown]
 # ### A 4x4 stride-4 conv is a linear layer on each patch
@@ -189,8 +218,7 @@ for title, stem in stems.items():
 # The two footprints on the real image (its top-left 24x24 pixels, each square one pixel):
 
 # %%
-sd.draw_footprints(image[:, 56:80, 64:88], footprints, size=24)
-plt.show()
+cl.notebook.show_photos(sd.draw_footprints(image[:, 56:80, 64:88], footprints, size=24))
 
 # %% [markdown]
 # With the patchify stem each input pixel goes into exactly one output pixel, once. The ResNet stem's
@@ -218,14 +246,12 @@ ax = cl.diagrams.draw_stage_compute(step3.by_part, compare=after.by_part,
 plt.show()
 
 # %% [markdown]
-# ## Train it: steps 1, 2 and 3
+# ## Train it: steps 2 and 3
 #
-# Each step trained with the same (modern, profile-scaled) recipe, sized by your profile; step 1 for
-# reference (if notebook 02 already trained it in this runs folder, it is loaded, not trained again). Under
-# `smoke` these runs only prove the code runs: the networks are scaled down and the data is 200 images.
-
-# %%
-run1 = cl.train(1)
+# Each step trained with the same (modern, profile-scaled) recipe, sized by your profile. Under `smoke`
+# these runs only prove the code runs: the networks are scaled down and the data is 200 images. Step 1 was
+# trained in notebook 02; to put it beside these, run `run1 = cl.train(1)` (in the same runs folder it is
+# loaded in a second; otherwise it trains, about 10 minutes under `cpu`) and add it to the plot.
 
 # %%
 run2 = cl.train(2)
@@ -234,7 +260,7 @@ run2 = cl.train(2)
 run3 = cl.train(3)
 
 # %%
-cl.lesson.plot_history(run1, run2, run3)
+cl.lesson.plot_history(run2, run3)
 
 # %% [markdown]
 # ## Where we are
@@ -243,31 +269,34 @@ cl.lesson.plot_history(run1, run2, run3)
 # worth +0.69 points over step 1. On a small dataset with a short schedule expect differences of this size
 # to be hidden by seed-to-seed noise: read our points as "does each step train as well as the last", not as
 # a reproduction of the paper's gains.
-#
-# What we measured under the `cpu` profile (2-core CPU, Imagenette at 64 px, 12 epochs; the README has the
-# details and `convnext_lesson/reference/runs/` the records): step 1 reached 74.2% with seed 0 and with seed 1, step 2 73.9%
-# (seed 0), step 3 71.2% and 70.6%. So at this size the patchify stem *costs* about 3 points, more than the
-# seed moves it. The paper's small gain was measured at 224 px on 1.28 million images; a design decision
-# can go the other way on a different problem, and finding out is what the measurement is for.
 
 # %%
-cl.lesson.roadmap_so_far(3, [run1, run2, run3])
+cl.lesson.roadmap_so_far(3, [run2, run3])
+
+# %% [markdown]
+# The project's own runs of these steps under the `cpu` profile, from their committed records
+# (`convnext_lesson/reference/runs/`):
+
+# %%
+reference = cl.reference_results("resnet50", "cpu")
+for step in (1, 2, 3):
+    runs = reference.get(step, [])
+    print(f"step {step}: " + (", ".join(f"seed {r['seed']} {r['top1']:.1f}%" for r in runs) or "no run yet"))
+some = next(r for step in (1, 2, 3) for r in reference.get(step, []))
+print(f"runs: {some['device']}, profile {some['profile']}, {some['dataset']['name']} at {some['image_size']} px, "
+      f"{some['epochs']} epochs; top-1 on the validation set after the last epoch")
+
+# %% [markdown]
+# At this size the patchify stem *costs* accuracy: step 3 lands about 3 points below steps 1 and 2, more
+# than the seed moves a run (compare the two seeds of steps 1 and 3). The paper's small gain was measured
+# at 224 px on 1.28 million images; a design decision can go the other way on a different problem, and
+# finding out is what the measurement is for.
 
 # %% [markdown]
 # ## Exercises
 #
-# **1. Moving blocks between stages.** Write `predict_gflops(depths)`: the GFLOPs (paper convention, 224 px)
-# of ResNet-50's design with `depths` blocks per stage, *without* building the network. Use the per-stage
-# table above (how much does one repeated block cost, in any stage?). The check compares with fvcore's count
-# of the real networks, to within 0.01 GFLOPs.
-
-# %%
-def predict_gflops(depths):
-    return None  # your code here
-
-cl.exercises.check("03.predict_gflops", predict_gflops)
-
-# %% [markdown]
+# (Exercise 1, predicting the GFLOPs of a stage layout, is in the stage-ratio section above.)
+#
 # **2. Patchify by hand.** Write `patchify(x, weight, bias)`: the output of a p x p conv with stride p
 # (`weight` of shape `(C_out, C_in, p, p)`, `x` of shape `(N, C_in, H, W)` with H and W multiples of p),
 # computed with `F.unfold` and one matrix multiply, without any convolution. It must equal
@@ -280,17 +309,55 @@ def patchify(x, weight, bias):
 cl.exercises.check("03.patchify_unfold", patchify)
 
 # %% [markdown]
-# **3. Receptive fields.** Write `receptive_field(layers)`: for a stack of layers given as `(kernel, stride)`
-# pairs, how many input pixels on a side one output pixel depends on. ResNet's stem is `[(7, 2), (3, 2)]`,
-# the patchify stem `[(4, 4)]`. The check measures real stacks of convs with `stem_demo.input_footprint`.
+# **3. An experiment: a stage ratio the paper did not adopt.** Step 2 changed two things at once: the
+# ratio of the blocks (3:4:6:3 -> 1:1:3:1) and their number (16 -> 18, hence its extra GFLOPs). Push the
+# ratio further at the *same* number of blocks: take one block from each of stages 1, 2 and 4 and give all
+# three to stage 3. At full size that is (3, 3, 9, 3) -> (2, 2, 12, 2), a ratio of 1:1:6:1.
+#
+# *(a) Predict.* Before anything counts it: the full-size network's GFLOPs at 224 px and its number of
+# parameters, in millions. Write `predict_variant()` returning `(gflops, millions_of_parameters)`. Step 2
+# has 28.63M parameters (the table of "Count it" above). A hint for the parameters: unlike its
+# multiply-accumulates, a conv's weights do not depend on how many pixels it runs on. The check counts the
+# real network (GFLOPs to within 0.02, parameters to within 1%).
 
 # %%
-def receptive_field(layers):
-    return None  # your code here
+def predict_variant():
+    return None  # your code here: (gflops, millions_of_parameters) of step 2 with depths (2, 2, 12, 2)
 
-cl.exercises.check("03.receptive_field", receptive_field)
+cl.exercises.check("03.ratio_experiment", predict_variant)
 
 # %% [markdown]
+# *(b) Measure.* Your profile trains a scaled-down step 2, so the same move is made on *its* depths (under
+# `smoke` no stage has a block to spare, and the variant is step 2 itself). The variant is trained exactly
+# as step 2 was: same recipe, data, epochs and seed; only `depths` differs.
+
+# %%
+d = cl.plan_run(2).config.depths                       # step 2 as your profile trains it
+spare = [int(i != 2 and depth > 1) for i, depth in enumerate(d)]   # one block from stages 1, 2, 4 if they have 2+
+variant_depths = tuple(depth - s for depth, s in zip(d, spare))
+variant_depths = variant_depths[:2] + (variant_depths[2] + sum(spare),) + variant_depths[3:]
+print(f"step 2 under profile {cl.get_profile().name}: depths {d} -> the variant: {variant_depths}")
+run_variant = cl.train(2, depths=variant_depths) if variant_depths != d else run2   # smoke: nothing to move
+
+# %%
+print(f"{'run':28s} {'depths':>14s} {'params':>8s} {'GFLOPs':>7s} {'top-1':>6s}")
+for name, run in (("step 2", run2), ("variant (more in stage 3)", run_variant), ("step 3", run3)):
+    r = run.record
+    print(f"{name:28s} {str(tuple(r['config']['depths'])):>14s} {r['params'] / 1e6:7.2f}M "
+          f"{r['gflops']['trained_resolution']:7.3f} {r['top1']:5.1f}%")
+print(f"profile {run2.record['profile']}, {run2.record['dataset']['name']} at {run2.record['image_size']} px, "
+      f"{run2.record['epochs']} epochs, seed {run2.record['seed']}; GFLOPs at the trained resolution; one run each")
+
+# %% [markdown]
+# *(c) What does it mean?* Write down your answers before reading on:
+#
+# * Same GFLOPs, fewer parameters: where did the parameters go, and what does that tell you about
+#   judging a network by its FLOPs alone?
+# * Is the variant's top-1 different from step 2's by more than the seed moves a run (the reference runs
+#   above)? If not, what would you need to run to find out (more seeds, more epochs, a larger profile)?
+# * The paper kept 1:1:3:1, Swin's ratio. If the variant were clearly better on our small problem, would
+#   that tell you it is better on ImageNet at 224 px?
+#
 # Stuck? `cl.exercises.solution("03.patchify_unfold")` prints a worked solution.
 #
 # **Next:** notebook 04 "ResNeXt-ifies" the block: the 3x3 conv becomes depthwise (one filter per channel),

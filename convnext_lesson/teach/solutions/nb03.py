@@ -38,9 +38,9 @@ def _grade_predict_gflops(answer):
         got = float(answered(answer(depths)))
         expected = _counted(depths)
         assert abs(got - expected) <= 0.01, (
-            f"for depths {depths} you predict {got:.3f} GFLOPs, fvcore counts {expected:.3f}. Hint: a repeated "
-            "block costs the same in every stage; find its cost from the per-stage table and add or remove blocks "
-            "from ResNet-50's 4.09.")
+            f"for depths {depths} you predict {got:.3f} GFLOPs, fvcore counts {expected:.3f}. Hint: count the "
+            "multiply-accumulates of one repeated block of each stage (pixels x what its three convs cost per "
+            "pixel), then add or remove that many blocks from step 1's 4.089 GFLOPs.")
 
 
 def patchify_solution(x, weight, bias):
@@ -80,40 +80,43 @@ def _grade_patchify(answer):
             "(channel, row, column), as weight.reshape(C_out, -1) does, and keep the patches in row-major order.")
 
 
-def receptive_field_solution(layers):
-    """Receptive field of a stack of (kernel, stride) layers: each layer adds (k - 1) input steps,
-    and one step of its input is as many image pixels as the strides before it multiply to."""
-    size, jump = 1, 1
-    for kernel, stride in layers:
-        size += (kernel - 1) * jump
-        jump *= stride
-    return size
+RATIO_VARIANT = (2, 2, 12, 2)  # step 2's 18 blocks, one each moved from stages 1, 2 and 4 into stage 3
 
 
-def _measured(layers):
-    """The receptive field of a stack of convs, measured with ``stem_demo.input_footprint``."""
-    from ..stem_demo import footprint_box, input_footprint
+def ratio_experiment_solution():
+    """(GFLOPs, millions of parameters) of step 2 with depths (2, 2, 12, 2), predicted without building it.
 
-    stack = nn.Sequential(*[nn.Conv2d(1, 1, k, s, padding=k // 2) for k, s in layers])
-    size = receptive_field_solution(layers) * 2 + 4 * max(1, _prod(s for _, s in layers))
-    return footprint_box(input_footprint(stack, size, in_chans=1))[2]
+    FLOPs: every repeated block costs the same in every stage, and the variant has step 2's 18 blocks,
+    so its GFLOPs are step 2's. Parameters do not shrink with the pixels: a repeated block of width w
+    holds its convs' 4w*w + 9w*w + w*4w = 17 w**2 weights, plus 2 per channel of each of its three
+    BatchNorms (w, w and 4w channels), so a stage-4 block (w = 512) weighs 64 times a stage-1 block.
+    """
+    def block(w):
+        return 17 * w * w + 2 * (w + w + 4 * w)
+
+    step2 = 28_628_520  # parameters of step 2 (the step table of the notebook: 28.63M)
+    change = -block(64) - block(128) + 3 * block(256) - block(512)
+    return predict_gflops_solution(RATIO_VARIANT), (step2 + change) / 1e6
 
 
-def _prod(values):
-    out = 1
-    for v in values:
-        out *= v
-    return out
+@lru_cache(maxsize=None)
+def _variant_counts():
+    model = build_model(2, depths=RATIO_VARIANT)
+    return count_flops(model), sum(p.numel() for p in model.parameters()) / 1e6
 
 
-@exercise("03.receptive_field", "write receptive_field(layers): how many input pixels (on a side) one output pixel "
-          "of a stack of (kernel, stride) layers sees", receptive_field_solution)
-def _grade_receptive_field(answer):
-    cases = [[(4, 4)], [(7, 2), (3, 2)], [(3, 1), (3, 1)], [(7, 2), (3, 2), (3, 1)], [(2, 2), (2, 2), (2, 2)],
-             [(4, 4), (2, 2), (3, 1)]]
-    for layers in cases:
-        got = answered(answer(layers))
-        expected = _measured(layers)
-        assert got == expected, (
-            f"for layers {layers} you say {got}, measured {expected}. A kxk layer widens the field by k - 1 steps "
-            "of its input, and after strides s1, s2, ... one step of a layer's input is s1*s2*... image pixels.")
+@exercise("03.ratio_experiment", "write predict_variant() -> (gflops, millions_of_parameters): your prediction for "
+          "step 2 with depths (2, 2, 12, 2) at 224 px (full size), before counting it", ratio_experiment_solution)
+def _grade_ratio_experiment(answer):
+    got = answered(answer())
+    assert isinstance(got, (tuple, list)) and len(got) == 2, (
+        f"return a pair (gflops, millions_of_parameters), e.g. (4.1, 25.0); you returned {got!r}")
+    gflops, params = (float(v) for v in got)
+    expected_gflops, expected_params = _variant_counts()
+    assert abs(gflops - expected_gflops) <= 0.02, (
+        f"you predict {gflops:.3f} GFLOPs, fvcore counts {expected_gflops:.3f}. The variant moves blocks between "
+        "stages without changing their number: what did your predict_gflops find a block costs in each stage?")
+    assert abs(params - expected_params) <= 0.01 * expected_params, (
+        f"you predict {params:.2f}M parameters, the network has {expected_params:.2f}M. Count the weights of one "
+        "repeated block per stage (its three convs; BatchNorm adds 2 per channel): they depend on the width, "
+        "not on the resolution. Did you give parameters in millions?")
