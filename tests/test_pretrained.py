@@ -203,3 +203,25 @@ def test_finetune_runs_on_the_trainer_with_the_head_at_ten_times_the_lr(tmp_path
     assert again.history == first.history and all(torch.equal(tuned[k], v) for k, v in net.state_dict().items())
     other = pretrained.finetune(pretrained.replace_head(cl.Network(SMALL), 10), resume=True, **kw)
     assert len(list(tmp_path.rglob("checkpoint.pt"))) == 2 and len(other.history) == 2  # other weights: own run
+
+
+def test_the_notebooks_pictures_draw_what_they_are_given():
+    import matplotlib
+    import numpy as np
+
+    from convnext_lesson.training.finetune import FinetuneResult, finetune_size
+
+    matplotlib.use("Agg")
+    photos = [np.full((8, 8, 3), k * 20, dtype=np.uint8) for k in range(7)]
+    fig = pretrained.photo_grid(photos, [f"true: {k}" for k in range(7)], ["green"] * 7, heading="seven")
+    titled = [ax for ax in fig.axes if ax.get_title()]
+    assert len(fig.axes) == 10 and [ax.get_title() for ax in titled] == [f"true: {k}" for k in range(7)]
+    assert titled[0].title.get_color() == "green" and fig._suptitle.get_text() == "seven"
+    with pytest.raises(ValueError, match="7 images but 2 titles"):
+        pretrained.photo_grid(photos, ["a", "b"])
+    run = FinetuneResult([{"epoch": 0, "val_top1": 10.0}, {"epoch": 1, "val_top1": 30.0}],
+                         finetune_size("smoke")[1], "smoke", "cpu")
+    fig = pretrained.plot_finetune({"pretrained": run, "scratch": run})
+    [ax] = fig.axes
+    assert [line.get_label() for line in ax.get_lines()] == ["pretrained", "scratch"]
+    assert list(ax.get_lines()[0].get_ydata()) == [10.0, 30.0] and "profile smoke" in ax.get_title()

@@ -5,6 +5,7 @@
 - ``imagenette_to_imagenet``: Imagenette's ten classes are ImageNet classes; their WordNet ids
   map to indices of the 1000 ImageNet outputs through the class names in torchvision's
   weights metadata (``weights.meta["categories"]``, which lists names, not WordNet ids).
+- ``photo_grid`` and ``plot_finetune``: the notebook's two pictures.
 
 The rest of what the notebook uses lives where it belongs and is gathered here under one name:
 the timm and Hugging Face layouts (``model.weights``), the new head (``model.network.replace_head``)
@@ -100,3 +101,41 @@ def imagenette_to_imagenet(wnids, categories) -> list[int]:
                              "expected exactly once")
         indices.append(found[0])
     return indices
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pictures
+
+
+def photo_grid(images, titles, colors=None, heading: str = "", columns: int = 5):
+    """A grid of photographs (PIL images or HxWx3 arrays), one title each; show it with ``notebook.show_photos``."""
+    import matplotlib.pyplot as plt
+
+    if len(titles) != len(images):
+        raise ValueError(f"{len(images)} images but {len(titles)} titles")
+    rows = -(-len(images) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(2.2 * columns, 2.5 * rows), squeeze=False, layout="constrained")
+    for k, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if k < len(images):
+            ax.imshow(images[k])
+            ax.set_title(titles[k], fontsize=7, color=colors[k] if colors else "black")
+    if heading:
+        fig.suptitle(heading, fontsize=9)
+    return fig
+
+
+def plot_finetune(runs: dict):
+    """Validation top-1 per epoch of fine-tuning runs (``{label: FinetuneResult}``), epoch 0 before training."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for label, result in runs.items():
+        ax.plot([m["epoch"] for m in result.history], [m["val_top1"] for m in result.history], "o-", label=label)
+    first = next(iter(runs.values()))
+    ax.set(xlabel="epoch (0: before training)", ylabel="val top-1 (%)",
+           title=f"fine-tuning ConvNeXt-T: {first.size.dataset}, {first.size.image_size} px, profile {first.profile}")
+    ax.set_xticks([m["epoch"] for m in first.history])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig

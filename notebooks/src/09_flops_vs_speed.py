@@ -1,11 +1,19 @@
 # %% [markdown]
 # # 09 · FLOPs are not speed
 #
-# **Where we are.** Every step of the roadmap was judged at (almost) equal FLOPs. But a learner who
-# times the networks finds that speed does not follow FLOPs: the depthwise step cuts FLOPs by 47% and the
-# time by much less; ConvNeXt-T has about ResNet-50's FLOPs and trains slower. The paper says so itself: depthwise convs, GELU and
-# LayerNorm are *memory-bound*. This notebook explains why, measures it on your machine, and shows the
-# knobs that matter on a GPU (channels-last memory layout, mixed precision, `torch.compile`).
+# **Time:** TIME-PLACEHOLDER
+#
+# **Where we are.** Every step of the roadmap was judged at (almost) equal FLOPs. But FLOPs count
+# arithmetic, and a network's speed also depends on how many bytes it moves. The paper notes that
+# depthwise convs, GELU and LayerNorm are *memory-bound*, and that ConvNeXt-T trains slower than
+# ResNet-50 although their FLOPs are about equal. This notebook explains why that can happen, then
+# **measures** what happens on your machine: every statement about speed below is computed from timings taken in your run, printed with
+# their spread. Last, the knobs that matter on a GPU (channels-last memory layout, mixed precision,
+# `torch.compile`).
+#
+# **You will:** count the arithmetic intensity of a block's layers · time five roadmap steps at the size
+# you would train them · compare FLOP ratios with speed ratios · write your own timing function and use it
+# to test a prediction.
 
 # %%
 import importlib.util, subprocess, sys
@@ -14,7 +22,9 @@ if importlib.util.find_spec("convnext_lesson") is None:  # on Colab: install the
                     "git+https://github.com/convnext-lesson/convnext-lesson"], check=True)
 import torch
 import convnext_lesson as cl
-from convnext_lesson.training.benchmark import layer_intensity, measure_throughput, profile_sizes
+from convnext_lesson.training.benchmark import layer_intensity, measure_throughput
+from convnext_lesson.teach import speed_table
+import matplotlib.pyplot as plt
 cl.setup_notebook()
 
 # %% [markdown]
@@ -23,10 +33,10 @@ cl.setup_notebook()
 # A layer takes at least as long as its arithmetic needs (multiply-accumulates / the chip's MAC rate) and
 # at least as long as its data needs (bytes read and written / memory bandwidth). The ratio of the two,
 # MACs per byte, is the layer's **arithmetic intensity**. A GPU does hundreds of MACs in the time it
-# moves one byte, so a layer with an intensity of 5 leaves the arithmetic units idle: its speed is set by
-# memory, and cutting its FLOPs changes nothing.
+# moves one byte, so a layer with an intensity of a few leaves the arithmetic units idle: its speed is set
+# by memory, and cutting its FLOPs changes little.
 #
-# The layers of one ConvNeXt block in stage 1 (96 channels, 56x56, float32):
+# The layers of one ConvNeXt block in stage 1 (96 channels, 56x56, float32), counted:
 
 # %% tags=["nbval-check-output"]
 print(f"{'layer':10s} {'MMACs':>8s} {'MB moved':>9s} {'MACs/byte':>10s}")
@@ -36,89 +46,179 @@ for kind in ("dwconv", "layernorm", "pwconv", "gelu"):
     print(f"{row['layer']:10s} {row['MMACs']:8.1f} {row['MB moved']:9.2f} {row['MACs per byte']:10.1f}")
 
 # %% [markdown]
-# The 1x1 conv (`pwconv`) has 8x the MACs of the depthwise 7x7 and only about 2.5x the memory traffic;
-# LayerNorm and GELU do no MACs at all, so FLOP counts call them free, yet each reads and writes the
-# whole tensor. ResNet-50's dense 3x3 convs have a much higher intensity than a depthwise conv: they
-# reuse each input value for every output channel.
-
-# %% [markdown]
-# ## Measured: images per second against GFLOPs
+# The 1x1 conv (`pwconv`) has about 8x the MACs of the depthwise 7x7 and only about 2.5x its memory
+# traffic. LayerNorm and GELU do no MACs at all, so FLOP counts call them free, yet each reads and writes
+# the whole tensor. A dense conv reuses each input value for every output channel; a depthwise conv uses
+# it for one channel only, so its intensity cannot grow with the width.
 #
-# Now the real thing on your device: inference throughput of a few roadmap steps (full-size networks).
-# The batch and image size come from the profile; under the `smoke` profile these numbers only prove the
-# code runs, under `cpu` or on a GPU they are worth reading. Each number is the median of several
-# timed repeats after a warm-up.
+# ## Measured: images per second against FLOPs
+#
+# Now the real thing. Timing only means something at a size you would actually run: on a GPU the
+# full-size networks at 224 px, on a CPU the networks of the `cpu` profile (the ones notebooks 01-08 train
+# on a laptop) at their image size and batch. Each network is timed for inference and for a training step
+# (forward, backward, update) on random images: a warm-up first, then several timed repeats; we report
+# the median and show the range from the slowest to the fastest repeat. The networks take turns, one
+# repeat each, so that a busy moment on the machine slows all of them alike rather than one alone. A wide
+# range still means the machine was busy with something else: read such a run with care, or run the cell
+# again.
+#
+# Five steps: ResNet-50 (0), the last step before the depthwise conv (3), the depthwise conv (4), the
+# large kernel after the inverted bottleneck (9) and ConvNeXt-T (16). This cell takes about a minute on
+# two CPU cores.
 
 # %%
-batch, size, repeats = profile_sizes()
-measured = {}
-for index in (0, 4, 7, 9, 16):
-    model = cl.build_model(index)
-    speed = measure_throughput(model, batch_size=batch, image_size=size, repeats=repeats, warmup=1,
-                               iters_per_repeat=2, channels_last=torch.cuda.is_available())
-    measured[index] = speed.images_per_s
-    print(f"step {index:2d} {cl.get_step(index).label:18s} {cl.count_step(index).gflops_paper_convention:5.2f} GFLOPs"
-          f"  {speed.images_per_s:8.1f} images/s  (spread {speed.spread:.0%}, {speed.device}, batch {batch}, {size} px, profile {cl.profiles.get_profile().name})")
+setup = speed_table.speed_setup()
+device_name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+print(f"timing {setup.description} on {device_name}, {torch.get_num_threads()} CPU thread(s); "
+      f"warm-up {setup.warmup}, {setup.repeats} timed repeats")
+measured = speed_table.measure_steps((0, 3, 4, 9, 16), setup)
 
 # %% [markdown]
-# Compare the depthwise step (4) with the step before it... and ConvNeXt-T (16) with ResNet-50 (0):
-# the ratio of speeds is far from the ratio of FLOPs.
+# What the timings say, computed from the numbers above (a ratio of medians, and whether the ranges of
+# the repeats overlap: if they do, this run cannot tell the two apart). First the depthwise step against
+# the step just before it, then ConvNeXt-T against ResNet-50:
 
 # %%
-import matplotlib.pyplot as plt
+for step, baseline in ((4, 3), (16, 0)):
+    for mode in ("inference", "train"):
+        print(speed_table.conclusion(measured, step, baseline, mode))
+    print()
+print(speed_table.noise_note(measured))
 
-fig, ax = plt.subplots(figsize=(5.5, 3.5))
-for index, rate in measured.items():
-    gflops = cl.count_step(index).gflops_paper_convention
-    ax.scatter(gflops, rate, color="tab:blue")
-    ax.annotate(f" {index}: {cl.get_step(index).label}", (gflops, rate), fontsize=8)
-ax.set_xlabel("GFLOPs at 224 px (paper convention)")
-ax.set_ylabel(f"images/s (ours, {speed.device})")
-ax.set_title(f"Measured here: batch {batch}, {size} px, profile {cl.profiles.get_profile().name}")
+# %%
+speed_table.plot(measured, setup, device_name)
 plt.show()
 
 # %% [markdown]
+# If FLOPs were speed, the points would fall on the dashed curve: twice the FLOPs, half the images per
+# second. Look at where they fall instead (a point above the curve is faster than its FLOPs predict), and compare the inference panel with the training panel: a training
+# step also runs the backward pass of every LayerNorm and GELU, and keeps their activations in memory.
+# On a CPU the gaps differ from a GPU's (a CPU does fewer MACs per byte moved), which is why the paper's
+# own measurements are on GPUs:
+
+# %%
+speed_table.show_paper_throughput()
+
+# %% [markdown]
+# The paper compares ConvNeXt with Swin there, not the roadmap's steps with each other; we can only
+# compare our own measurements with each other, never with its images/s (a different GPU, a different
+# batch, a different software stack).
+#
 # ## On a GPU: channels-last, mixed precision, torch.compile
 #
 # * **Channels-last** stores a tensor as (N, H, W, C), so the values of one pixel sit together. cuDNN's
 #   fastest convolution kernels and LayerNorm over channels want this layout.
-# * **Mixed precision** (bf16 on recent GPUs) halves the bytes of every activation: the memory-bound
-#   layers get up to twice as fast, and matrix units run the convs.
+# * **Mixed precision** (bf16 on recent GPUs, fp16 on older ones) halves the bytes of every activation:
+#   the memory-bound layers can get up to twice as fast, and matrix units run the convs.
 # * **`torch.compile`** fuses chains of memory-bound operations (LayerNorm, GELU, layer scale, the residual
 #   add) into fewer kernels that read and write the tensor once.
 #
-# Try them on a GPU runtime (they do little on a CPU):
+# On a GPU runtime this cell times ConvNeXt-T's training step with each (about a minute with compilation):
 
 # %%
 if torch.cuda.is_available():
+    from convnext_lesson.training.runtime import amp_dtype_for
+    half = amp_dtype_for(torch.device("cuda")) or torch.float32
     model = cl.build_model(16)
-    for channels_last in (False, True):
-        for dtype in (torch.float32, torch.bfloat16):
-            speed = measure_throughput(model, mode="train", batch_size=batch, image_size=size, dtype=dtype,
-                                       channels_last=channels_last, repeats=repeats)
-            print(f"ConvNeXt-T train, channels_last={channels_last!s:5s} {str(dtype):15s} {speed.images_per_s:8.1f} images/s")
+    for channels_last, dtype, compile in ((False, torch.float32, False), (True, torch.float32, False),
+                                          (True, half, False), (True, half, True)):
+        speed = measure_throughput(model, mode="train", batch_size=setup.batch_size, image_size=setup.image_size,
+                                   dtype=dtype, channels_last=channels_last, compile=compile,
+                                   warmup=3, repeats=5, iters_per_repeat=2)
+        print(f"ConvNeXt-T train, channels_last={channels_last!s:5s} {speed.dtype:9s} compiled={compile!s:5s} "
+              f"{speed.images_per_s:8.1f} images/s (spread {speed.spread:.0%})")
 else:
-    print("No GPU here: this cell measures channels-last and bf16 on a GPU runtime.")
+    print("No GPU here: on a GPU runtime this cell times channels-last, mixed precision and torch.compile.")
 
 # %% [markdown]
 # ## Our GPU reference measurements
 #
-# The course's reference study measures every roadmap step on an H100/H200 (training and inference,
-# 224 px, batch 128, bf16, channels-last, eager and compiled). When it has been run, its table is part of
-# the package and shows here; until then this cell says so rather than show a number nobody measured.
+# The course's reference study times every roadmap step on a data-centre GPU (training and inference,
+# 224 px, batch 128, mixed precision, channels-last, eager and compiled). When it has been run, its table
+# ships with the package and shows here. It has not been run yet: no GPU has been available to this
+# project so far, so the cell below says so rather than show a number nobody measured.
 
 # %%
-cl.benchmark.show_reference_throughput()
+if speed_table.reference_table_exists():
+    cl.benchmark.show_reference_throughput()
+else:
+    print("No GPU reference table yet: no GPU has been available to this project so far. "
+          "The only GPU numbers in this notebook are the paper's, above, labelled as such.")
 
 # %% [markdown]
-# ## Exercise
+# ## Exercises
 #
-# Write `dwconv_intensity(channels, size, kernel)`: the MACs per byte of a depthwise kxk conv (stride 1,
-# same padding) in float32, counting the input and the output once and the weights once. Then predict:
-# does a bigger kernel make the depthwise conv more or less memory-bound?
+# **1. Count it.** Write `dwconv_intensity(channels, size, kernel)`: the MACs per byte of a depthwise kxk
+# conv (stride 1, same padding) in float32, counting the input and the output once and the weights once.
 
 # %%
 def dwconv_intensity(channels, size, kernel):
     return None  # your code here
 
 cl.exercises.check("09.dwconv_intensity", dwconv_intensity)
+
+# %% [markdown]
+# **2. Predict, then compute.** A bigger kernel does more MACs on the same tensor, so it raises the
+# intensity. How big would the stage-1 depthwise kernel have to be to reach the intensity of the 1x1 conv
+# in the table at the top? Guess first. Then write `smallest_kernel(target, channels=96, size=56)`: the
+# smallest odd kernel whose depthwise conv reaches `target` MACs per byte (use your `dwconv_intensity`),
+# and print `smallest_kernel(pwconv_intensity)`. Was your guess close? What does the answer say about
+# making depthwise convs fast by making them bigger?
+
+# %%
+pwconv_intensity = layer_intensity("pwconv", channels=96, size=56)["MACs per byte"]
+
+def smallest_kernel(target, channels=96, size=56):
+    return None  # your code here
+
+cl.exercises.check("09.smallest_kernel", smallest_kernel)
+
+# %% [markdown]
+# **3. Measure.** Write your own timer, `time_images_per_s(run_once, images, repeats=5, warmup=1)`: call
+# `run_once()` `warmup` times without timing it, then time each of `repeats` calls with
+# `time.perf_counter()`; return `{"rates": [...], "median": ..., "spread": ...}` with one rate (images /
+# seconds) per timed call, their median, and the spread (max - min) / median. The check times a stand-in
+# that sleeps known times, so it can tell whether your rates come from your timings.
+
+# %%
+import statistics, time
+
+def time_images_per_s(run_once, images, repeats=5, warmup=1):
+    return None  # your code here
+
+cl.exercises.check("09.time_images_per_s", time_images_per_s)
+
+# %% [markdown]
+# Now use it. Step 4's network, timed for inference above in PyTorch's default layout (N, C, H, W): does
+# channels-last make it faster, slower, or no different on your machine? Write your prediction first, then
+# run the cell.
+
+# %%
+my_prediction = None   # "faster", "slower" or "no clear difference"
+
+results = {}
+for layout in (torch.contiguous_format, torch.channels_last):
+    net = setup.build(4).eval().to(memory_format=layout)
+    batch = torch.randn(setup.batch_size, 3, setup.image_size, setup.image_size).contiguous(memory_format=layout)
+
+    def run_once():
+        with torch.inference_mode():
+            net(batch)
+
+    results[str(layout).removeprefix("torch.")] = time_images_per_s(run_once, setup.batch_size)
+if None in results.values():
+    print("Nothing measured yet: write time_images_per_s above, then run this cell again.")
+else:
+    for layout, result in results.items():
+        print(f"{layout:18s} {result['median']:7.1f} images/s (spread {result['spread']:.0%})")
+    timings = {layout: speed_table.Timing(result["rates"]) for layout, result in results.items()}
+    print(f"your prediction: {my_prediction}; measured: channels-last "
+          f"{speed_table.speed_change(timings['channels_last'], timings['contiguous_format'])}")
+
+# %% [markdown]
+# What does your result mean? If the ranges overlapped, run the cell again: is the answer the same? Which
+# layers of step 4 could care about the layout, and why might a GPU answer differently? Then change one
+# thing and predict again: a batch of 8 instead of `setup.batch_size`, or step 16 instead of step 4.
+#
+# Stuck? `cl.exercises.solution("09.time_images_per_s")` prints a worked solution (likewise for the
+# other two).

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 10 · Pretrained ConvNeXt: using, fine-tuning and porting published weights
 #
+# **Time:** TIME-PLACEHOLDER
+#
 # **Where we are.** Notebook 08 proved that our step-16 network *is* ConvNeXt-T, tensor for tensor. The
 # paper trained it for 300 epochs on ImageNet-1K, far beyond a course budget. In
 # practice you start from published weights: classify images with them directly, or **fine-tune** them
@@ -11,6 +13,13 @@
 # **You will:** read a weights file's metadata · load it into our network · classify Imagenette images
 # with ImageNet's 1000 classes · give the network a new 10-class head and fine-tune it · port tensor names
 # between five layouts · do two exercises.
+#
+# **Online or offline.** The weights are a download. With them (online, or a copy already in PyTorch's
+# cache) this notebook shows everything above. Without them it shows only what holds for *any* weights:
+# the metadata, the mapping from Imagenette's classes to ImageNet's outputs, that our network computes
+# exactly what torchvision's does, the five layouts and their round trips, and that the fine-tuning code
+# runs. It shows **no predictions** then, and cannot say what pretrained weights are worth. The committed
+# copy of this notebook was run offline, under the `smoke` profile.
 
 # %%
 import importlib.util, subprocess, sys
@@ -22,6 +31,8 @@ import torch
 import torchvision
 import convnext_lesson as cl
 from convnext_lesson.teach import pretrained
+from convnext_lesson.teach.notebook import show_photos
+import matplotlib.pyplot as plt
 cl.setup_notebook()
 
 # %% [markdown]
@@ -52,21 +63,21 @@ print("transforms: ", weights.transforms())
 #
 # ## Getting them (only when online)
 #
-# The file is 109 MB, downloaded once into PyTorch's cache. Tests, CI and the `smoke` profile never
-# download; without internet this notebook says so and falls back to **randomly initialised** weights,
-# which show every mechanism below but whose predictions are meaningless. Read the next line of output
-# before trusting any prediction in this notebook.
+# The file (its size is printed above) is downloaded once into PyTorch's cache. Tests, CI and the `smoke`
+# profile never download. Without the file, the checks below run on a **randomly initialised stand-in**
+# of the same network: enough to prove that two networks compute the same thing, meaningless as a
+# classifier, so no prediction is shown from it.
 
 # %%
 real_weights, why = pretrained.weights_available(weights)   # a 2-second connection test, at most
 print(why)
 if real_weights:
     reference = torchvision.models.convnext_tiny(weights=weights).eval()
-    WEIGHTS, SHORT = "torchvision's ImageNet-1K weights", "ImageNet weights"
+    WEIGHTS = "torchvision's ImageNet-1K weights"
 else:
     torch.manual_seed(0)
     reference = torchvision.models.convnext_tiny().eval()
-    WEIGHTS, SHORT = "RANDOM weights (no download): predictions are meaningless", "here RANDOM weights, no download"
+    WEIGHTS = "a random stand-in (no weights file here): checks only, no predictions"
 print("using:", WEIGHTS)
 
 # %% [markdown]
@@ -117,27 +128,28 @@ for wnid, index in zip(wnids, indices):
 print("sorted ids give increasing indices:", wnids == sorted(wnids) and indices == sorted(indices))
 
 # %% [markdown]
-# Now the predictions: the top ImageNet class of each image (any of the 1000), and the best of the ten
-# Imagenette classes (a green title when that one is right). With random weights both are noise.
+# Now the predictions, when there are real weights: the top ImageNet class of each image (any of the
+# 1000), and the best of the ten Imagenette classes (a green title when that one is right). Without them
+# the cell shows the photographs with their true classes only.
 
 # %%
-import matplotlib.pyplot as plt
-
-probabilities = logits.softmax(dim=1)
-among_ten = logits[:, indices].argmax(dim=1)
-fig, axes = plt.subplots(2, 5, figsize=(12, 6.4))
-for k, ax in enumerate(axes.flat[:len(originals)]):
-    top = probabilities[k].argmax().item()
-    right = among_ten[k].item() == k
-    ax.imshow(originals[k])
-    ax.set_title(f"true: {pretrained.IMAGENETTE_CLASSES[wnids[k]]}\ntop-1 of 1000: {meta['categories'][top]} "
-                 f"({probabilities[k, top]:.0%})", fontsize=8.5, color="green" if right else "firebrick")
-    ax.axis("off")
-fig.suptitle(f"ConvNeXt-T with {WEIGHTS}", fontsize=10)
-fig.tight_layout(rect=(0, 0, 1, 0.96))
-plt.show()
-print(f"best of the ten Imagenette classes: {(among_ten == torch.arange(len(wnids))).sum().item()} of "
-      f"{len(wnids)} right ({WEIGHTS})")
+if real_weights:
+    probabilities = logits.softmax(dim=1)
+    among_ten = logits[:, indices].argmax(dim=1)
+    tops = probabilities.argmax(dim=1)
+    titles = [f"true: {pretrained.IMAGENETTE_CLASSES[wnid]}\ntop-1 of 1000: {meta['categories'][top]} "
+              f"({probabilities[k, top]:.0%})" for k, (wnid, top) in enumerate(zip(wnids, tops.tolist()))]
+    colors = ["green" if among_ten[k] == k else "firebrick" for k in range(len(wnids))]
+    heading = f"ConvNeXt-T with {WEIGHTS}: its predictions"
+else:
+    titles = [f"true: {pretrained.IMAGENETTE_CLASSES[wnid]}" for wnid in wnids]
+    colors, heading = None, "Imagenette validation images (no ImageNet weights here, so no predictions)"
+show_photos(pretrained.photo_grid(originals, titles, colors, heading))
+if real_weights:
+    print(f"best of the ten Imagenette classes: {(among_ten == torch.arange(len(wnids))).sum().item()} of "
+          f"{len(wnids)} right ({WEIGHTS})")
+else:
+    print("No predictions: without the weights file the network is a random stand-in, and its outputs are noise.")
 
 # %% [markdown]
 # One caution for real weights: Imagenette's images come from ImageNet, so the network may have seen some
@@ -146,7 +158,8 @@ print(f"best of the ten Imagenette classes: {(among_ten == torch.arange(len(wnid
 # ## The same tensors in five layouts
 #
 # A trained ConvNeXt-T is 182 tensors; every library names them differently, and a checkpoint only loads
-# into code that uses its names (a common stumbling block, see PAPER.md section 6). Here are a few tensors
+# into code that uses its names (a frequent question on the official repository's issue tracker,
+# facebookresearch/ConvNeXt). Here are a few tensors
 # of the network above in our layout, torchvision's, the authors' (facebookresearch/ConvNeXt), timm's and
 # Hugging Face's (`ConvNextForImageClassification`). The timm and Hugging Face names follow those
 # libraries' model code (`timm/models/convnext.py`, with its `checkpoint_filter_fn` that renames the
@@ -221,8 +234,8 @@ with torch.no_grad():
 #
 # To use the network on a new dataset, replace its classifier: 1000 ImageNet outputs become 10. Usually the
 # new head starts random. Here every new class is also an ImageNet class, so we can do better and start the
-# new head from the ten matching rows of the ImageNet classifier: it then classifies Imagenette before any
-# training (the "best of the ten" above).
+# new head from the ten matching rows of the ImageNet classifier: with real weights it then classifies
+# Imagenette before any training (the "best of the ten" above).
 
 # %%
 model = pretrained.replace_head(copy.deepcopy(ours), 10, rows=indices)
@@ -240,27 +253,24 @@ print(f"trainable parameters: {pretrained.trainable_params(model):,}")
 # it `out_dir=` to keep its checkpoints (`resume=True` continues an interrupted run).
 
 # %%
+if not real_weights:
+    print("Starting from the random stand-in (no weights file here): this run shows that the fine-tuning code "
+          "works, not what fine-tuning pretrained weights does.")
 finetuned = pretrained.finetune(model)
 
 # %% [markdown]
 # For comparison, the same network and the same budget, starting from scratch (random weights, random
-# head): what the pretrained weights are worth. Only with real weights and a profile bigger than `smoke`
-# is this comparison worth reading; under `smoke` (or offline) both numbers are noise.
+# head): what the pretrained weights are worth. This needs the real weights (without them both runs start
+# from random weights, and there is nothing to compare), and a profile bigger than `smoke` to be worth
+# reading.
 
 # %%
-scratch = pretrained.finetune(pretrained.replace_head(cl.build_model(16), 10))
-
-# %%
-fig, ax = plt.subplots(figsize=(6, 3.2))
-for result, label in ((finetuned, f"pretrained start ({SHORT})"), (scratch, "from scratch (random init)")):
-    ax.plot([m["epoch"] for m in result.history], [m["val_top1"] for m in result.history], "o-", label=label)
-ax.set(xlabel="epoch (0: before training)", ylabel="val top-1 (%)",
-       title=f"fine-tuning ConvNeXt-T: {finetuned.size.dataset}, {finetuned.size.image_size} px, "
-             f"profile {finetuned.profile}")
-ax.set_xticks([m["epoch"] for m in finetuned.history])
-ax.grid(alpha=0.3)
-ax.legend(fontsize=8)
-plt.show()
+if real_weights:
+    scratch = pretrained.finetune(pretrained.replace_head(cl.build_model(16), 10))
+    pretrained.plot_finetune({"pretrained start (ImageNet weights)": finetuned, "from scratch (random init)": scratch})
+    plt.show()
+else:
+    print("Skipped: without the ImageNet weights there is no pretrained start to compare with training from scratch.")
 
 # %% [markdown]
 # A cheaper option is to **freeze the backbone** and train only the new classifier (a "linear probe"):
@@ -287,10 +297,13 @@ def official_to_timm(key):
 cl.exercises.check("10.official_to_timm", official_to_timm)
 
 # %% [markdown]
-# **2. Freeze the backbone.** Write `freeze_backbone(model)`: set `requires_grad = False` on every
-# parameter except those of the classifier `model.head.fc`, and return the number of parameters left
-# trainable. The check runs it on a fresh 10-class ConvNeXt-T. Then try
-# `pretrained.finetune(model)` on a frozen copy and compare with the full fine-tune above.
+# **2. Freeze the backbone.** First predict: of the 10-class network's parameters counted above, how many
+# stay trainable when only the classifier `model.head.fc` learns? Work it out from the classifier's shape.
+# Then write `freeze_backbone(model)`: set `requires_grad = False` on every parameter except those of
+# `model.head.fc`, and return the number of parameters left trainable; the check runs it on a fresh
+# 10-class ConvNeXt-T. With the real weights, go on: fine-tune a frozen copy with `pretrained.finetune`
+# and compare its top-1 and its time per epoch with the full fine-tune above. Which would you choose for
+# a dataset whose classes ImageNet does not have?
 
 # %%
 def freeze_backbone(model):
