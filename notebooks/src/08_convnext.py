@@ -146,7 +146,7 @@ with torch.no_grad():
     mine.norm.weight, mine.norm.bias = mine.norm.bias, mine.norm.weight   # a deliberate mistake
     swapped = torch.allclose(mine(x), theirs(x), atol=1e-5)
 print(f"parameters: mine {cl.count_params(mine):,} | course {cl.count_params(theirs):,}")
-print("same output as the course's block (max |difference| <= 1e-5):", same)
+print("same output as the course's block (allclose, atol 1e-5):", same)
 print("same output after swapping LayerNorm's weight and bias:", swapped)
 
 # %% [markdown]
