@@ -12,8 +12,9 @@
 # Swin-T's width.
 #
 # **You will:** see what grouped and depthwise convolutions compute and cost · predict their cost
-# yourself · count steps 4 and 5 against the paper · see where the FLOPs go · train both steps · do three
-# exercises.
+# yourself · write step 4's block and check it against the course's · count steps 4 and 5 against the
+# paper · see where the FLOPs go · train both steps · do three exercises and one experiment (ResNeXt's 32
+# groups).
 
 # %%
 import importlib.util, subprocess, sys
@@ -22,8 +23,11 @@ if importlib.util.find_spec("convnext_lesson") is None:  # on Colab: install the
                     "git+https://github.com/convnext-lesson/convnext-lesson"], check=True)
 import torch
 from torch import nn
+import matplotlib.pyplot as plt
 import convnext_lesson as cl
+from convnext_lesson.teach import block_code
 cl.setup_notebook()
+plt.rcParams["figure.dpi"] = 72   # modest pictures: the saved notebook stays small
 
 # %% [markdown]
 # ## Grouped and depthwise convolution
@@ -81,20 +85,70 @@ with torch.no_grad():
 
 # %% [markdown]
 # **Why the paper likes it: the link to self-attention.** A depthwise conv computes, for every pixel and
-# every channel, a weighted sum of that channel's values over a small window around the pixel. Self-
-# attention in a Transformer does something alike: each output token is a weighted sum over positions,
-# done for each channel separately. Both **mix information across space only**. Mixing across channels
-# is left to other layers: the 1x1 convs here, the MLP there. With a depthwise conv, a ConvNet block
-# splits the two jobs the same way a Transformer block does.
+# every channel, a weighted sum of that channel's values over a small window around the pixel.
+# Self-attention also makes each output a **weighted sum over positions**, and that sum, too, mixes
+# **space, not channels**: output channel c is a sum of the value vectors' channel c. Channels are mixed
+# by other layers: the 1x1 convs here, attention's projections and the MLP there. With a depthwise conv, a
+# ConvNet block splits the two jobs the way a Transformer block does.
+#
+# The weights of that sum are where the two differ:
+#
+# | | depthwise conv | self-attention |
+# | --- | --- | --- |
+# | weights of the sum over positions | learned parameters, fixed after training | computed from the input (query-key similarity, softmax), new for every image |
+# | the same weights at every position? | yes (a convolution) | no: each output position has its own |
+# | shared across channels? | no: one k x k filter per channel | yes: one set per head, shared by all the head's channels |
+# | which positions | a k x k window | a window (Swin: 7 x 7 tokens) or the whole image (ViT) |
 
 # %% [markdown]
 # ## Step 4: the 3x3 conv of every bottleneck becomes depthwise
 #
-# In code, the whole step is one field of the network's configuration:
+# In plain PyTorch, step 4 changes one line of the bottleneck that notebook 01 wrote by hand: the 3x3 conv
+# gets `groups=width`, one group per channel. Everything else, `forward` included, stays as it was.
+
+# %%
+class DepthwiseBottleneck(nn.Module):
+    def __init__(self, channels, width):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(channels, width, 1, bias=False), nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1, groups=width, bias=False)   # step 4: groups=width
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3, self.bn3 = nn.Conv2d(width, 4 * width, 1, bias=False), nn.BatchNorm2d(4 * width)
+
+    def forward(self, x):                          # as in notebook 01
+        y = torch.relu(self.bn1(self.conv1(x)))
+        y = torch.relu(self.bn2(self.conv2(y)))    # the depthwise 3x3
+        y = self.bn3(self.conv3(y))
+        return torch.relu(x + y)
+
+# %% [markdown]
+# Is it the course's step-4 block? We copy the course block's weights into ours, layer by layer in order
+# (`block_code.copy_weights`), after giving its norms random statistics (`randomize_norms`: fresh ones
+# are ones and zeros, which would hide a norm in the wrong place), and compare the outputs:
+
+# %% tags=["nbval-check-output"]
+model4 = cl.build_model(4)
+theirs = block_code.randomize_norms(model4.stages[0].blocks[1])   # stage 1, a repeated block: 256 -> 64 -> 256
+mine = block_code.copy_weights(theirs, DepthwiseBottleneck(256, 64))
+print("same output as the course's step-4 block:", block_code.same_output(mine, theirs, (256, 14, 14)))
+print("weights of the 3x3 conv:", tuple(mine.conv2.weight.shape), "(out channels, in channels per group, 3, 3)")
+
+# %% [markdown]
+# A shape check, layer by layer: a repeated block keeps its input's shape; the first block of stage 2
+# strides in its depthwise conv (56 -> 28 pixels) and doubles the channels, so its shortcut needs a 1x1
+# stride-2 conv.
+
+# %% tags=["nbval-check-output"]
+print("step 4, a repeated block of stage 1:")
+block_code.shape_walk(theirs, (256, 56, 56))
+print("step 4, the first block of stage 2:")
+block_code.shape_walk(model4.stages[1].blocks[0], (256, 56, 56))
+
+# %% [markdown]
+# In the course's configuration the whole step is one field:
 
 # %% tags=["nbval-check-output"]
 cl.lesson.show_change(4)
-print(cl.build_model(4).stages[0].blocks[1].conv2)
 
 # %% [markdown]
 # The block before and after (a repeated block of stage 1; orange is the spatial conv):
@@ -138,6 +192,13 @@ cl.diagrams.draw_stage_compute(stage_flops(4), compare=stage_flops(3), compare_l
 
 # %% tags=["nbval-check-output"]
 cl.lesson.show_change(5)
+print("step 5, a repeated block of stage 1:")
+block_code.shape_walk(cl.build_model(5).stages[0].blocks[1], (384, 56, 56))
+
+# %% [markdown]
+# No new layer, only more channels: 384 -> 96 -> 384 instead of 256 -> 64 -> 256. Counted:
+
+# %% tags=["nbval-check-output"]
 cl.lesson.step_table([4, 5])
 
 # %% [markdown]
@@ -217,6 +278,51 @@ def widened_gflops(by_kind, factor):
 cl.exercises.check("04.widened_gflops", widened_gflops)
 
 # %% [markdown]
+# **4. Experiment: ResNeXt's 32 groups.** ResNeXt itself does not go all the way to depthwise: its 3x3
+# convs have 32 groups. How much does the extreme save over that? First predict: write
+# `grouped_params(groups)`, the number of parameters of step 5's network with every block's 3x3 conv in
+# `groups` groups instead of depthwise. Start from step 5's count (the cell prints it) and its stages:
+# 3x3 convs on 96, 192, 384 and 768 channels, in 3, 3, 9 and 3 blocks; nothing else changes. The check
+# counts the network for 32, 8 and 1 groups (1: a dense conv).
+
+# %%
+print(f"step 5: {cl.count_params(cl.build_model(5)):,} parameters")
+
+def grouped_params(groups):
+    return None  # your code here
+
+cl.exercises.check("04.grouped_params", grouped_params)
+
+# %% [markdown]
+# Then measure: the three variants of step 5 counted (`block_code.with_spatial_groups` swaps every
+# block's 3x3 conv for one with that many groups),
+
+# %% tags=["nbval-check-output"]
+print(f"{'step 5 with 3x3 convs that are':32s} {'params':>12s} {'GFLOPs':>7s}")
+for name, model in (("dense (1 group)", cl.build_model(5, depthwise=False)),
+                    ("grouped (ResNeXt's 32 groups)", block_code.with_spatial_groups(cl.build_model(5), 32)),
+                    ("depthwise (step 5)", cl.build_model(5))):
+    print(f"{name:32s} {cl.count_params(model):12,} {cl.count_flops(model):7.3f}")
+
+# %% [markdown]
+# and train the dense extreme under your profile, to put next to `run5` (the course's config has no
+# field for 32 groups, but `depthwise=False` gives the dense conv):
+
+# %%
+run_dense = cl.train(5, depthwise=False)
+
+# %% tags=["nbval-check-output"]
+print("finished all planned epochs:", len(run_dense.history) == cl.plan_run(5, depthwise=False).epochs)
+print("dense 3x3 convs:", run_dense.record["config"]["depthwise"] is False,
+      "| top-1 between 0 and 100:", 0 <= run_dense.top1 <= 100)
+
+# %% [markdown]
+# **What does it mean?** Look at the three rows: how much of the saving comes from going from 1 group
+# to 32, and how much from 32 to depthwise? Which would you widen, if the budget were step 4's GFLOPs?
+# Then compare your runs: `print(run5.top1, run_dense.top1)`. Under the `smoke` profile both numbers are
+# noise; with the `cpu` profile or a GPU, is what the dense network gains (if anything) worth its extra
+# GFLOPs? The paper's answer is step 5: make the conv depthwise and spend the saving on width.
+#
 # Stuck? `cl.exercises.solution("04.widened_gflops")` prints a worked solution.
 #
 # **Next:** notebook 05 turns the bottleneck inside out: the Transformer's MLP is wide in the middle

@@ -5,9 +5,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...model.counting import count_flops, count_step, one_thread
+from ...model.counting import count_flops, count_params, count_step, one_thread
 from ...model.roadmap import build_model
 from ..exercises import answered, exercise
+from ..block_code import with_spatial_groups
 from ..layer_costs import flops_by_kind, layer_cost
 
 
@@ -112,3 +113,29 @@ def _grade_widened_gflops(answer):
             hint = " You scaled every kind by factor: a 1x1 conv's cost grows with its input AND output channels."
         assert abs(got - expected) <= 0.005, (
             f"width x{factor}: you predict {got:.3f} GFLOPs, counted {expected:.3f}.{hint}")
+
+
+def grouped_params_solution(groups):
+    import convnext_lesson as cl
+    params = cl.count_params(cl.build_model(5))
+    for channels, blocks in zip((96, 192, 384, 768), (3, 3, 9, 3)):
+        depthwise = channels * 1 * 3 * 3                 # one 3x3 filter per channel
+        grouped = channels * (channels // groups) * 3 * 3  # each filter sees the channels of its group
+        params += blocks * (grouped - depthwise)
+    return params
+
+
+@exercise("04.grouped_params", "write grouped_params(groups): the parameters of step 5's network with every "
+          "block's 3x3 conv in `groups` groups instead of depthwise", grouped_params_solution)
+def _grade_grouped_params(answer):
+    step5 = count_params(build_model(5))
+    for groups in (32, 8, 1):
+        counted = count_params(with_spatial_groups(build_model(5), groups))
+        got = answered(answer(groups))
+        hint = ""
+        if got == step5:
+            hint = " That is step 5's own count: the 3x3 convs do get more weights with fewer, larger groups."
+        elif isinstance(got, (int, float)) and got > step5 and counted > step5:
+            hint = (" A 3x3 conv on C channels in g groups has C output channels, each with a 3x3 filter on the "
+                    "C / g input channels of its group; per block, subtract the depthwise conv's C x 3 x 3.")
+        assert got == counted, f"{groups} groups: you say {got:,} parameters, counted {counted:,}.{hint}"
