@@ -113,7 +113,7 @@ speed_table.show_paper_throughput()
 # * **`torch.compile`** fuses chains of memory-bound operations (LayerNorm, GELU, layer scale, the residual
 #   add) into fewer kernels that read and write the tensor once.
 #
-# On a GPU runtime this cell times ConvNeXt-T's training step with each (about a minute with compilation):
+# On a GPU runtime this cell times ConvNeXt-T's training step with each:
 
 # %%
 if torch.cuda.is_available():
