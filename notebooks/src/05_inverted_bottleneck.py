@@ -12,8 +12,9 @@
 # turns every block inside out: 1x1 conv d -> 4d, depthwise 3x3 on 4d, 1x1 conv 4d -> d, with d = 96, 192,
 # 384, 768. The tensor that flows from block to block (through the shortcuts) is now the narrow one.
 #
-# **You will:** see the block before and after · find out why FLOPs go *down* although the depthwise
-# conv now works on 4x the channels · train step 6 · write the inverted bottleneck yourself.
+# **You will:** see the block before and after, in code and in shapes · find out why FLOPs go *down*
+# although the depthwise conv now works on 4x the channels · train step 6 · write the inverted bottleneck
+# yourself · try a smaller expansion ratio (an experiment).
 
 # %%
 import importlib.util, subprocess, sys
@@ -22,8 +23,11 @@ if importlib.util.find_spec("convnext_lesson") is None:  # on Colab: install the
                     "git+https://github.com/convnext-lesson/convnext-lesson"], check=True)
 import torch
 from torch import nn
+import matplotlib.pyplot as plt
 import convnext_lesson as cl
+from convnext_lesson.teach import block_code
 cl.setup_notebook()
+plt.rcParams["figure.dpi"] = 72   # modest pictures: the saved notebook stays small
 
 # %% [markdown]
 # ## The change
@@ -39,8 +43,45 @@ cl.setup_notebook()
 # %% tags=["nbval-check-output"]
 cl.lesson.show_change(6)
 
+# %% [markdown]
+# In plain PyTorch only the channel counts of the three convs change; the norms, activations and the
+# residual add keep their places (exercise 1 asks you to write the whole block). The three convs, before
+# and after:
+
 # %%
-print(cl.build_model(6).stages[0].blocks[1])
+def bottleneck_convs(channels, width):      # step 5: wide -> narrow -> wide
+    return [nn.Conv2d(channels, width, 1, bias=False),
+            nn.Conv2d(width, width, 3, padding=1, groups=width, bias=False),
+            nn.Conv2d(width, 4 * width, 1, bias=False)]
+
+def inverted_convs(dim, expansion=4):       # step 6: narrow -> wide -> narrow
+    hidden = expansion * dim
+    return [nn.Conv2d(dim, hidden, 1, bias=False),
+            nn.Conv2d(hidden, hidden, 3, padding=1, groups=hidden, bias=False),
+            nn.Conv2d(hidden, dim, 1, bias=False)]
+
+# %% [markdown]
+# The same convs as the course's blocks of stage 1? Compared weight shape by weight shape:
+
+# %% tags=["nbval-check-output"]
+for index, convs in ((5, bottleneck_convs(384, 96)), (6, inverted_convs(96))):
+    block = cl.build_model(index).stages[0].blocks[1]
+    theirs = [getattr(block, f"conv{i}") for i in (1, 2, 3)]
+    print(f"step {index}: " + " · ".join(block_code.describe(conv) for conv in convs))
+    print("  same weight shapes as the course's block:",
+          [conv.weight.shape for conv in convs] == [conv.weight.shape for conv in theirs])
+
+# %% [markdown]
+# A shape check through step 6's blocks: the tensor between blocks is now the narrow one (96 channels in
+# stage 1), widened to 384 inside. The first block of stage 2 strides in its depthwise conv and takes
+# stage 1's 96 channels to 192, with a 1x1 stride-2 conv on its shortcut.
+
+# %% tags=["nbval-check-output"]
+model6 = cl.build_model(6)
+print("step 6, a repeated block of stage 1:")
+block_code.shape_walk(model6.stages[0].blocks[1], (96, 56, 56))
+print("step 6, the first block of stage 2:")
+block_code.shape_walk(model6.stages[1].blocks[0], (96, 56, 56))
 
 # %% [markdown]
 # A repeated block of stage 1, before and after (orange: the depthwise conv):
@@ -155,6 +196,47 @@ def inverted_block_macs(dim, expansion, kernel, size):
 cl.exercises.check("05.inverted_block_macs", inverted_block_macs)
 
 # %% [markdown]
+# **3. Experiment: a smaller expansion.** The paper widens the middle of the block 4x, like the
+# Transformer's MLP (MobileNetV2 used 6x). What if it were 2x or 3x? First predict: write
+# `expansion_params(expansion)`, the number of parameters of step 6's network with that expansion ratio,
+# from step 6's count (the cell prints it). Which layers have `expansion * d` channels on one side, and
+# which do not depend on the ratio at all (the shortcuts, the stem, the head)? The parameters grow by the
+# same amount for every +1 of the ratio. The check counts the network for 2, 3 and 6.
+
+# %%
+print(f"step 6: {cl.count_params(model6):,} parameters")
+
+def expansion_params(expansion):
+    return None  # your code here
+
+cl.exercises.check("05.expansion_params", expansion_params)
+
+# %% [markdown]
+# Then measure: the counts for ratios 2, 3 and 4 (step 6),
+
+# %% tags=["nbval-check-output"]
+for expansion in (2, 3, 4):
+    model = cl.build_model(6, expansion=expansion)
+    print(f"expansion {expansion}: {cl.count_params(model):11,} params {cl.count_flops(model):7.3f} GFLOPs")
+
+# %% [markdown]
+# and train ratio 2 under your profile, to put next to `run6`:
+
+# %%
+run_e2 = cl.train(6, expansion=2)
+
+# %% tags=["nbval-check-output"]
+print("finished all planned epochs:", len(run_e2.history) == cl.plan_run(6, expansion=2).epochs)
+print("expansion 2:", run_e2.record["config"]["expansion"] == 2,
+      "| top-1 between 0 and 100:", 0 <= run_e2.top1 <= 100)
+
+# %% [markdown]
+# **What does it mean?** Ratio 2 about halves the GFLOPs: which layers does that come from? (From step
+# 5 to step 6 the saving came from the shortcut convs; here?) Compare
+# `print(run6.top1, run_e2.top1)`. Under the `smoke` profile the two are noise; with the `cpu` profile or a
+# GPU, does the narrower block lose accuracy, and is that worth the GFLOPs it saves? (A fair comparison
+# would also give the cheaper network its GFLOPs back, as step 5 did with width.)
+#
 # Stuck? `cl.exercises.solution("05.inverted_block")` prints a worked solution.
 #
 # **Next:** notebook 06 moves the depthwise conv to the top of the block, where it works on the narrow

@@ -128,10 +128,10 @@ def grouped_params_solution(groups):
 @exercise("04.grouped_params", "write grouped_params(groups): the parameters of step 5's network with every "
           "block's 3x3 conv in `groups` groups instead of depthwise", grouped_params_solution)
 def _grade_grouped_params(answer):
-    step5 = count_params(build_model(5))
     for groups in (32, 8, 1):
-        counted = count_params(with_spatial_groups(build_model(5), groups))
         got = answered(answer(groups))
+        step5 = count_params(build_model(5))
+        counted = count_params(with_spatial_groups(build_model(5), groups))
         hint = ""
         if got == step5:
             hint = " That is step 5's own count: the 3x3 convs do get more weights with fewer, larger groups."

@@ -3,7 +3,8 @@ import torch
 from torch import nn
 
 from ...model.layers import Block
-from ...model.roadmap import get_step
+from ...model.counting import count_params
+from ...model.roadmap import build_model, get_step
 from ..exercises import answered, exercise
 from ..layer_costs import layer_cost
 
@@ -134,3 +135,33 @@ def _grade_inverted_block_macs(answer):
             f"dim {dim}, expansion {expansion}, kernel {kernel}, {size}x{size}: you say {got:,} MACs, fvcore "
             f"counts {expected:,} for the convs. Per pixel: each 1x1 conv costs in x out channels, the "
             "depthwise conv channels x kernel x kernel.")
+
+
+def expansion_params_solution(expansion):
+    import convnext_lesson as cl
+    params = cl.count_params(cl.build_model(6))   # expansion 4
+    # per block, the layers on the hidden (expansion x d) channels: 1x1 conv cin -> hidden, its BatchNorm
+    # (2 per channel), the depthwise 3x3 (9 per channel), its BatchNorm, 1x1 conv hidden -> d
+    cin = 96  # the stem's output
+    per_unit = 0  # parameters added by +1 of the ratio (one more d channels in the middle)
+    for d, blocks in zip((96, 192, 384, 768), (3, 3, 9, 3)):
+        for _ in range(blocks):
+            per_unit += cin * d + 2 * d + 9 * d + 2 * d + d * d
+            cin = d
+    return params + (expansion - 4) * per_unit
+
+
+@exercise("05.expansion_params", "write expansion_params(expansion): the parameters of step 6's network with "
+          "expansion ratio `expansion` instead of 4", expansion_params_solution)
+def _grade_expansion_params(answer):
+    for expansion in (2, 3, 6):
+        got = answered(answer(expansion))
+        step6 = count_params(build_model(6))
+        counted = count_params(build_model(6, expansion=expansion))
+        hint = ""
+        if got == step6:
+            hint = " That is step 6's own count: the 1x1 convs, the depthwise conv and their norms do change."
+        elif isinstance(got, (int, float)) and abs(got - step6 * expansion / 4) < 1:
+            hint = (" You scaled the whole network: the shortcut convs, the stem, the norms on d channels and "
+                    "the head do not depend on the ratio.")
+        assert got == counted, f"expansion {expansion}: you say {got:,} parameters, counted {counted:,}.{hint}"
