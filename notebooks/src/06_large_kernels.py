@@ -12,9 +12,10 @@
 # enough to grow; then **grow its kernel** from 3 to 5, 7, 9 and 11 (steps 8-11). Kernel 7 is adopted;
 # 5, 9 and 11 are branches the paper tried and did not keep.
 #
-# **You will:** see why moving the conv up saves FLOPs · predict the cost of a 9x9 kernel before counting
-# it · count the kernel sweep against the paper · see how far a unit looks, in theory and in practice
-# (effective receptive fields) · train steps 7 and 9 and one branch.
+# **You will:** write the moved-up block and check it against the course's · see why moving the conv up
+# saves FLOPs · predict the cost of a 9x9 kernel before counting it · count the kernel sweep against the
+# paper · see how far a unit looks, in theory and in practice (effective receptive fields) · train steps 7
+# and 9 and one branch · try a 13x13 kernel (an experiment).
 
 # %%
 import importlib.util, subprocess, sys
@@ -23,8 +24,11 @@ if importlib.util.find_spec("convnext_lesson") is None:  # on Colab: install the
                     "git+https://github.com/convnext-lesson/convnext-lesson"], check=True)
 import torch
 from torch import nn
+import matplotlib.pyplot as plt
 import convnext_lesson as cl
+from convnext_lesson.teach import block_code
 cl.setup_notebook()
+plt.rcParams["figure.dpi"] = 64   # modest pictures: the saved notebook stays under 400 KB
 
 # %% [markdown]
 # ## Step 7: move the depthwise conv up
@@ -37,8 +41,41 @@ cl.setup_notebook()
 # %% tags=["nbval-check-output"]
 cl.lesson.show_change(7)
 
+# %% [markdown]
+# In plain PyTorch: step 6's three convs in a new order, with the depthwise conv on `dim` channels
+# instead of `4 * dim`. Norms and activations stay where they were (after each conv, and after the add);
+# `kernel` is the number steps 8-11 change.
+
 # %%
-print(cl.build_model(7).stages[0].blocks[1])
+class MovedUpBlock(nn.Module):
+    def __init__(self, dim, kernel=3, expansion=4):
+        super().__init__()
+        hidden = expansion * dim
+        self.dwconv = nn.Conv2d(dim, dim, kernel, padding=kernel // 2, groups=dim, bias=False)  # step 7: first
+        self.bn1 = nn.BatchNorm2d(dim)
+        self.expand, self.bn2 = nn.Conv2d(dim, hidden, 1, bias=False), nn.BatchNorm2d(hidden)
+        self.project, self.bn3 = nn.Conv2d(hidden, dim, 1, bias=False), nn.BatchNorm2d(dim)
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.dwconv(x)))   # mix space first, on d channels (attention's place)
+        y = torch.relu(self.bn2(self.expand(y)))   # then the MLP: d -> 4d ...
+        y = self.bn3(self.project(y))              # ... -> d
+        return torch.relu(x + y)
+
+# %% [markdown]
+# The course's step-7 block, its weights copied into ours (with random norm statistics, so that a norm in
+# the wrong place would show), and a shape check of a repeated block and of the first block of stage 2,
+# which now strides in its depthwise conv, the block's first layer:
+
+# %% tags=["nbval-check-output"]
+model7 = cl.build_model(7)
+theirs = block_code.randomize_norms(model7.stages[0].blocks[1])
+mine = block_code.copy_weights(theirs, MovedUpBlock(96, kernel=3))
+print("same output as the course's step-7 block:", block_code.same_output(mine, theirs, (96, 14, 14)))
+print("step 7, a repeated block of stage 1:")
+block_code.shape_walk(theirs, (96, 56, 56))
+print("step 7, the first block of stage 2:")
+block_code.shape_walk(model7.stages[1].blocks[0], (96, 56, 56))
 
 # %%
 from convnext_lesson.teach.layer_costs import draw_blocks, print_block_costs, print_flops_by_kind, stage_flops
@@ -89,6 +126,15 @@ cl.diagrams.draw_stage_compute(stage_flops(7), compare=stage_flops(6), compare_l
 
 # %% tags=["nbval-check-output"]
 cl.lesson.show_change(9)
+
+# %% [markdown]
+# In our block that is the argument `kernel`: `MovedUpBlock(96, kernel=7)` is step 9's block.
+
+# %% tags=["nbval-check-output"]
+theirs = block_code.randomize_norms(cl.build_model(9).stages[0].blocks[1])
+mine = block_code.copy_weights(theirs, MovedUpBlock(96, kernel=7))
+print("same output as the course's step-9 block:", block_code.same_output(mine, theirs, (96, 14, 14)))
+print("depthwise weight:", tuple(mine.dwconv.weight.shape), "| output shape:", tuple(mine(torch.zeros(2, 96, 56, 56)).shape))
 
 # %% [markdown]
 # Steps 8 (kernel 5), 10 (kernel 9) and 11 (kernel 11) are branches: the paper tried them from the same
@@ -153,7 +199,7 @@ for k, index in KERNEL_STEPS.items():
 
 # %%
 fields = receptive_field_sweep()
-draw_receptive_field_sweep(fields);
+cl.notebook.show_photos(draw_receptive_field_sweep(fields), dpi=64)   # a picture of gradients: JPEG, a tenth of a PNG's bytes
 
 # %%
 print(f"{'kernel':>6}  theoretical  effective: square holding 50% / 90% of the gradient (stage 2, px)")
@@ -223,6 +269,53 @@ cl.exercises.check("06.receptive_field", receptive_field)
 # Then try it on the start of step 9's network, the 4x4 stride-4 stem and stage 1's three blocks, each
 # with one 7x7 depthwise conv (1x1 convs add nothing): `receptive_field([(4, 4)] + [(7, 1)] * 3)` should
 # equal `theoretical_receptive_field(kernel_config(7), stage=0)`, the stage-1 column of the table above.
+#
+# **3. Experiment: a 13x13 kernel.** The paper stopped at 11. Try 13 on step 9's network, and first think
+# about padding: with stride 1 and padding k // 2, a k x k depthwise kernel on a small feature map is
+# mostly over the zeros of the padding. Write `useful_taps(kernel, size)`: how many of the k x k weights
+# ever multiply a real pixel (not padding) of a `size` x `size` map, at some output position. The check
+# measures it (which weights get a gradient) for several kernels and map sizes.
+
+# %%
+def useful_taps(kernel, size):
+    return None  # your code here
+
+cl.exercises.check("06.useful_taps", useful_taps)
+
+# %% [markdown]
+# Then measure it where it matters: the feature maps of the four stages (the image side / 4, / 8, / 16,
+# / 32) at the paper's 224 px and at the image sizes of the course's profiles (colab 128, cpu 64, smoke
+# 32), for a 13x13 kernel:
+
+# %% tags=["nbval-check-output"]
+def measured_taps(kernel, size):
+    conv = nn.Conv2d(1, 1, kernel, padding=kernel // 2, bias=False)
+    conv(torch.ones(1, 1, size, size)).sum().backward()   # a weight gets a gradient iff it touches a pixel
+    return int((conv.weight.grad != 0).sum())
+
+print("13x13 kernel: weights that touch a pixel, of 169, per stage (map side in brackets)")
+for image in (224, 128, 64, 32):
+    sides = [image // 4 // 2 ** stage for stage in range(4)]
+    print(f"{image:4d} px: " + "  ".join(f"{measured_taps(13, side):4d} ({side}x{side})" for side in sides))
+
+# %% [markdown]
+# and train kernel 13 under your profile, to put next to `run9` (kernel 7) and `run11`:
+
+# %%
+run13 = cl.train(9, kernel_size=13)
+
+# %% tags=["nbval-check-output"]
+print("finished all planned epochs:", len(run13.history) == cl.plan_run(9, kernel_size=13).epochs)
+print("kernel 13:", run13.record["config"]["kernel_size"] == 13, "| top-1 between 0 and 100:", 0 <= run13.top1 <= 100)
+print(f"full-size network at 224 px: kernel 7 {cl.count_step(9).gflops_paper_convention:.3f} GFLOPs, "
+      f"kernel 13 {cl.count_flops(cl.build_model(9, kernel_size=13)):.3f} GFLOPs")
+
+# %% [markdown]
+# **What does it mean?** At 224 px, which stages can use all of a 13x13 kernel? At your profile's image
+# size, how many of its weights in stages 3 and 4 only ever see padding (they still cost FLOPs in the
+# count)? Compare `print(run9.top1, run11.top1, run13.top1)`: under the `smoke` profile they are noise;
+# with the `cpu` profile or a GPU, would you expect a kernel sweep on 64 px images to say the same as the
+# paper's on 224 px ImageNet, where the gain stopped at 7x7 (Table 10)?
 #
 # Stuck? `cl.exercises.solution("06.receptive_field")` prints a worked solution.
 #

@@ -72,3 +72,32 @@ def _grade_receptive_field(answer):
                 "extra steps are s input pixels each." if strides else
                 " Each kxk conv on top of another widens the window by k - 1 pixels.")
         assert got == expected, f"for {layers} you say {got}, measured {expected} pixels.{hint}"
+
+
+def useful_taps_solution(kernel, size):
+    # along one axis, tap offset o (from -k//2 to k//2) reads pixel i + o for output i in 0..size-1:
+    # it hits a real pixel for some i iff |o| <= size - 1, so at most 2 * size - 1 offsets are useful
+    per_axis = min(kernel, 2 * size - 1)
+    return per_axis ** 2
+
+
+def measured_useful_taps(kernel: int, size: int) -> int:
+    """Weights of a kxk conv (stride 1, padding k // 2) that get a gradient on a size x size map of ones."""
+    conv = nn.Conv2d(1, 1, kernel, padding=kernel // 2, bias=False)
+    conv(torch.ones(1, 1, size, size)).sum().backward()
+    return int((conv.weight.grad != 0).sum())
+
+
+@exercise("06.useful_taps", "write useful_taps(kernel, size): how many weights of a kernel x kernel conv (stride 1, "
+          "padding kernel // 2) ever multiply a real pixel of a size x size map", useful_taps_solution)
+def _grade_useful_taps(answer):
+    for kernel, size in ((3, 56), (13, 7), (13, 4), (7, 2), (11, 1), (13, 2), (5, 3)):
+        got = answered(answer(kernel, size))
+        expected = measured_useful_taps(kernel, size)
+        hint = ""
+        if got == kernel ** 2 and expected < got:
+            hint = " Not all of them: the outer weights of a kernel larger than the map only ever see padding."
+        elif got == min(kernel, size) ** 2 and expected > got:
+            hint = (" More than min(kernel, size) per axis: the output pixel at the left edge uses the taps to its "
+                    "right, the one at the right edge those to its left.")
+        assert got == expected, f"kernel {kernel}, {size}x{size} map: you say {got}, measured {expected}.{hint}"
