@@ -10,9 +10,10 @@
 # Transformer block does, and none of them changes the FLOPs the paper counts, yet together they are worth
 # almost a point of top-1.
 #
-# **You will:** compare ReLU and GELU · strip the block down to one activation and one norm · see on a tensor
-# what BatchNorm and LayerNorm normalise over · find out why fvcore's count moves when the paper's does not ·
-# train steps 12-15 · do three exercises.
+# **You will:** compare ReLU and GELU · strip the block down to one activation and one norm, writing each
+# step's `forward` by hand and checking it against the course's block · see on a tensor what BatchNorm and
+# LayerNorm normalise over · find out why fvcore's count moves when the paper's does not · train steps 12-15
+# · do three exercises and one experiment (LayerNorm with ResNet's activations).
 
 # %%
 import importlib.util, subprocess, sys
@@ -20,8 +21,10 @@ if importlib.util.find_spec("convnext_lesson") is None:  # on Colab: install the
     subprocess.run([sys.executable, "-m", "pip", "install", "-q",
                     "git+https://github.com/convnext-lesson/convnext-lesson"], check=True)
 import torch
+import torch.nn.functional as F
 from torch import nn
 import convnext_lesson as cl
+from convnext_lesson.teach import block_code
 cl.setup_notebook()
 
 # %% [markdown]
@@ -38,6 +41,7 @@ for index in (12, 13, 14, 15):
 
 # %%
 import matplotlib.pyplot as plt
+plt.rcParams["figure.dpi"] = 64   # modest pictures: the saved notebook stays under 400 KB
 
 def compare_blocks(*steps, stage=0, first_block=False):
     fig, axes = plt.subplots(1, len(steps), figsize=(4.2 * len(steps), 6.4))
@@ -95,6 +99,30 @@ plt.show()
 # %% tags=["nbval-check-output"]
 cl.lesson.show_change(12)
 
+# %% [markdown]
+# In code: the block's `forward` written out by hand, using the course block's own layers (`b.conv1`, the
+# depthwise 7x7; `b.conv2` and `b.conv3`, the two 1x1 convs; `b.norm1`-`b.norm3`, their BatchNorms). Step 9's
+# forward had `torch.relu` where this one has `F.gelu`:
+
+# %%
+def forward_step12(b, x):
+    y = F.gelu(b.norm1(b.conv1(x)))    # depthwise 7x7, BN, GELU
+    y = F.gelu(b.norm2(b.conv2(y)))    # 1x1 d -> 4d, BN, GELU
+    y = b.norm3(b.conv3(y))            # 1x1 4d -> d, BN
+    return F.gelu(x + y)               # add, GELU
+
+# %% [markdown]
+# Checked against the course's block (a repeated block of stage 1, its norms given random statistics so
+# that a missing or misplaced layer would show):
+
+# %% tags=["nbval-check-output"]
+def course_block(step):
+    return block_code.randomize_norms(cl.build_model(step).stages[0].blocks[1])
+
+block = course_block(12)
+print("forward_step12 == the course's step-12 block:",
+      block_code.same_output(lambda x: forward_step12(block, x), block, (96, 14, 14)))
+
 # %%
 compare_blocks(9, 12)
 
@@ -111,6 +139,23 @@ compare_blocks(9, 12)
 # %% tags=["nbval-check-output"]
 cl.lesson.show_change(13)
 
+# %% [markdown]
+# In code, two activations go: the one after the depthwise conv and the one after the add.
+
+# %%
+def forward_step13(b, x):
+    y = b.norm1(b.conv1(x))            # no activation after the depthwise conv
+    y = F.gelu(b.norm2(b.conv2(y)))    # the one activation left, between the two 1x1 convs
+    y = b.norm3(b.conv3(y))
+    return x + y                       # no activation after the add
+
+# %% tags=["nbval-check-output"]
+block = course_block(13)
+print("forward_step13 == the course's step-13 block:",
+      block_code.same_output(lambda x: forward_step13(block, x), block, (96, 14, 14)))
+print("forward_step12 == the course's step-13 block:",
+      block_code.same_output(lambda x: forward_step12(block, x), block, (96, 14, 14)))
+
 # %%
 compare_blocks(12, 13)
 
@@ -125,20 +170,32 @@ compare_blocks(12, 13)
 # %% tags=["nbval-check-output"]
 cl.lesson.show_change(14)
 
+# %% [markdown]
+# In code, two norms go, and the two 1x1 convs now have a bias (`b.conv2.bias`, `b.conv3.bias`):
+
 # %%
-block = cl.build_model(14).stages[0].blocks[1]
-for name in ("conv1", "norm1", "conv2", "norm2", "conv3", "norm3"):
-    print(f"  {name}: {getattr(block, name)}")
+def forward_step14(b, x):
+    y = b.norm1(b.conv1(x))            # the one norm left, after the depthwise conv
+    y = F.gelu(b.conv2(y))             # no norm after the 1x1 convs
+    return x + b.conv3(y)
+
+# %% tags=["nbval-check-output"]
+block = course_block(14)
+print("forward_step14 == the course's step-14 block:",
+      block_code.same_output(lambda x: forward_step14(block, x), block, (96, 14, 14)))
+print("the 1x1 convs have biases:", block.conv2.bias is not None and block.conv3.bias is not None,
+      "| the depthwise conv has one:", block.conv1.bias is not None)
 
 # %%
 compare_blocks(13, 14)
 
 # %% [markdown]
 # Until step 16 a stage's *first* block still downsamples itself, and its 1x1 stride-2 shortcut conv keeps
-# its own norm (it has to match the scale of the main path). Stage 2's first block at step 14:
+# its own norm (it has to match the scale of the main path). Stage 2's first block at step 14, layer by
+# layer (the stride-2 depthwise conv halves the pixels, the shortcut conv matches them):
 
-# %%
-cl.diagrams.draw_block(14, stage=1, first_block=True);
+# %% tags=["nbval-check-output"]
+block_code.shape_walk(cl.build_model(14).stages[1].blocks[0], (96, 56, 56))
 
 # %% [markdown]
 # ## Step 15: BatchNorm -> LayerNorm
@@ -230,6 +287,27 @@ biases = sum(m.bias.numel() for m in step15.modules() if isinstance(m, nn.Conv2d
 print(f"parameters: step 14 {cl.count_params(step14):,} -> step 15 {cl.count_params(step15):,} "
       f"({cl.count_params(step15) - cl.count_params(step14):+,}); new conv biases: {biases:,}")
 
+# %% [markdown]
+# The forward of step 15, its LayerNorm written out (channels last, `F.layer_norm` over the last
+# dimension, channels first again), checked against the course's block; then a shape check of a repeated
+# block and of stage 2's first block, which still downsamples itself (with a LayerNorm on its shortcut):
+
+# %%
+def forward_step15(b, x):
+    y = b.conv1(x).permute(0, 2, 3, 1)             # depthwise 7x7 (with a bias), then channels last
+    y = F.layer_norm(y, y.shape[-1:], b.norm1.weight, b.norm1.bias, eps=1e-6).permute(0, 3, 1, 2)
+    y = F.gelu(b.conv2(y))
+    return x + b.conv3(y)
+
+# %% tags=["nbval-check-output"]
+block = course_block(15)
+print("forward_step15 == the course's step-15 block:",
+      block_code.same_output(lambda x: forward_step15(block, x), block, (96, 14, 14)))
+print("step 15, a repeated block of stage 1:")
+block_code.shape_walk(block, (96, 56, 56))
+print("step 15, the first block of stage 2:")
+block_code.shape_walk(step15.stages[1].blocks[0], (96, 56, 56))
+
 # %%
 compare_blocks(14, 15)
 
@@ -318,15 +396,17 @@ cl.lesson.roadmap_so_far(15, runs)
 # %% [markdown]
 # ## Exercises
 #
-# **1. Make the step-13 change yourself.** Write `my_step13_config()`: start from step 12's configuration
-# and change what step 13 changes (`cl.get_step(12).config.replace(...)`; `print(cl.get_step(12).config)`
-# lists the fields). The check compares it with the real step 13.
+# **1. Does one image's output depend on the rest of the batch?** Measure it, without reading the layer's
+# code. Write `depends_on_batch(norm)`: run `norm` (as given: do not change its train/eval mode) on a batch
+# of two images of shape (4, 5, 5), then on the same batch with only the *second* image changed, and return
+# True if the *first* image's output changed. The check hands you BatchNorm in training and in eval mode,
+# LayerNorm and GroupNorm, all on 4 channels.
 
 # %%
-def my_step13_config():
-    return None  # your code here: cl.get_step(12).config.replace(...)
+def depends_on_batch(norm):
+    return None  # your code here
 
-cl.exercises.check("07.step13_config", my_step13_config)
+cl.exercises.check("07.batch_dependence", depends_on_batch)
 
 # %% [markdown]
 # **2. Count the layers.** Write `norms_and_activations(step)`: the number of normalisation layers and
@@ -340,19 +420,47 @@ def norms_and_activations(step):
 cl.exercises.check("07.norms_and_activations", norms_and_activations)
 
 # %% [markdown]
-# **3. LayerNorm by hand.** Write `layer_norm(x, weight, bias, eps)` for an (N, C, H, W) tensor without
-# `nn.LayerNorm` or `F.layer_norm`: for every image and pixel, subtract the mean of its C values and divide
-# by their standard deviation (the biased one, with `eps` added to the variance), then scale and shift
-# each channel.
+# **3. Fold a BatchNorm into its conv.** In eval mode BatchNorm is a fixed scale and shift per channel,
+# so it can be merged into the conv before it, which is why the paper's count leaves it out. Write
+# `fold_bn(conv, bn)`: a new `nn.Conv2d`, with a bias, that computes `bn(conv(x))` (bn in eval mode) on its
+# own. The check tries a dense conv without a bias and a depthwise one with a bias, with random BatchNorm
+# statistics. Then think: why can a LayerNorm not be folded the same way?
 
 # %%
-def layer_norm(x, weight, bias, eps=1e-6):
+def fold_bn(conv, bn):
     return None  # your code here
 
-cl.exercises.check("07.layer_norm", layer_norm)
+cl.exercises.check("07.fold_bn", fold_bn)
 
 # %% [markdown]
-# Stuck? `cl.exercises.solution("07.layer_norm")` prints a worked solution.
+# **4. Experiment: LayerNorm with ResNet's activations.** Step 13, fewer activations, was the biggest
+# gain of the micro design in the paper (80.62 -> 81.27, Table 10). Does it still matter once the block
+# has its final norm? Train step 15 with `activations="all"`: a GELU after the depthwise conv, between the
+# 1x1 convs and after the add. Before you run it, predict its parameters and its GFLOPs (paper convention)
+# next to step 15's; the next cell counts them.
+
+# %% tags=["nbval-check-output"]
+variant = cl.build_model(15, activations="all")
+print("same parameters as step 15:", cl.count_params(variant) == cl.count_params(step15))
+print("same GFLOPs (paper convention):", round(cl.count_flops(variant), 6) == round(cl.count_flops(step15), 6))
+print("activation layers in a repeated block:", sum(isinstance(m, nn.GELU) for m in variant.stages[0].blocks[1].modules()))
+
+# %%
+run_acts = cl.train(15, activations="all")
+
+# %% tags=["nbval-check-output"]
+print("finished all planned epochs:", len(run_acts.history) == cl.plan_run(15, activations="all").epochs)
+print("all activations:", run_acts.record["config"]["activations"] == "all",
+      "| top-1 between 0 and 100:", 0 <= run_acts.top1 <= 100)
+
+# %% [markdown]
+# **What does it mean?** Compare `print(runs[3].top1, run_acts.top1)` (step 15 and the variant). Under the
+# `smoke` profile both are noise. With the `cpu` profile or a GPU: is the gap larger than the spread you
+# would expect between two seeds of the same network (train step 15 again with `seed=1` to find out)? A
+# Transformer block has one activation, inside its MLP; what would extra activations after the spatial
+# mixing and after the add take away from the block?
+#
+# Stuck? `cl.exercises.solution("07.fold_bn")` prints a worked solution.
 #
 # **Next:** notebook 08 makes the last change, separate downsampling layers, and with it the network
 # becomes ConvNeXt-T, weight for weight the published one.
