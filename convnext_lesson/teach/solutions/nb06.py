@@ -84,8 +84,8 @@ def useful_taps_solution(kernel, size):
 def measured_useful_taps(kernel: int, size: int) -> int:
     """Weights of a kxk conv (stride 1, padding k // 2) that get a gradient on a size x size map of ones."""
     conv = nn.Conv2d(1, 1, kernel, padding=kernel // 2, bias=False)
-    conv(torch.ones(1, 1, size, size)).sum().backward()
-    return int((conv.weight.grad != 0).sum())
+    (grad,) = torch.autograd.grad(conv(torch.ones(1, 1, size, size)).sum(), conv.weight)
+    return int((grad != 0).sum())
 
 
 @exercise("06.useful_taps", "write useful_taps(kernel, size): how many weights of a kernel x kernel conv (stride 1, "
