@@ -9,6 +9,12 @@
 #
 # **You will:** write a bottleneck block · check shapes stage by stage · prove equality with torchvision ·
 # count parameters and FLOPs in two conventions · train step 0 · do two exercises.
+#
+# **Time:** `smoke` (what the tests run) about 25 s on 2 CPU cores (measured, on a machine shared with other
+# jobs) · `cpu` about 5 minutes, most of it one training run of step 0 (4 epochs, about 3 minutes)
+# (estimated from the profile's measured training speed; not yet timed end to end under `cpu`) · `colab`
+# about 5 minutes (an estimate: not measured on a T4). The training cells print their progress, epoch by
+# epoch.
 
 # %% [markdown]
 # Run the next cell first. On Colab it installs the course package (Colab's own PyTorch stays as it is);

@@ -16,6 +16,11 @@
 # saves FLOPs · predict the cost of a 9x9 kernel before counting it · count the kernel sweep against the
 # paper · see how far a unit looks, in theory and in practice (effective receptive fields) · train steps 7
 # and 9 and one branch · try a 13x13 kernel (an experiment).
+#
+# **Time:** `smoke` (what the tests run) about 50 s on 2 CPU cores (measured, on a machine shared with
+# other jobs) · `cpu` about 35 minutes, most of it four training runs of about 8 minutes each (estimated
+# from the profile's measured training speed; not yet timed end to end under `cpu`) · `colab` about 40
+# minutes (an estimate: not measured on a T4). The training cells print their progress, epoch by epoch.
 
 # %%
 import importlib.util, subprocess, sys
