@@ -20,10 +20,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import jupytext
-import nbformat
-from nbclient import NotebookClient
-
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
@@ -57,6 +53,10 @@ def static_outputs(outputs: list) -> list:
 
 
 def build(source: Path, execute: bool, timeout: int) -> float:
+    import jupytext  # here, not at the top: the tests import static_outputs where only nbformat is installed
+    import nbformat
+    from nbclient import NotebookClient
+
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata.pop("jupytext", None)
