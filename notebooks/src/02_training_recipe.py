@@ -15,9 +15,10 @@
 #
 # **Time:** `smoke` (what the tests run) about 25 s on 2 CPU cores (measured, on a machine shared with other
 # jobs) · `cpu` about 15 minutes, most of it two training runs (step 0, about 3 minutes; step 1, about 8);
-# the optional variant adds 8 (estimated from the profile's measured training speed; not yet timed end to
-# end under `cpu`) · `colab` about 15 minutes (an estimate: not measured on a T4). The training cells print
-# their progress, epoch by epoch.
+# the optional variant adds 8 (estimated from the training speed measured on a 2-core AVX-512 machine; about
+# 2.5x that on a 2-core AVX2 machine, where an epoch took about 100 s; not yet timed end to end under `cpu`)
+# · `colab` about 15 minutes (an estimate: not measured on a T4). The training cells print their progress,
+# epoch by epoch.
 
 # %% [markdown]
 # Run the next cell first. On Colab it installs the course package (Colab's own PyTorch stays as it is);

@@ -15,10 +15,11 @@
 # one output pixel of each stem sees, count steps 1-3 beside the paper, train steps 2 and 3, and run an
 # experiment of your own: a stage ratio the paper did not adopt.
 #
-# **Time:** `smoke` (what the tests run) about 30 s on 2 CPU cores (measured, on a machine shared with
-# other jobs) · `cpu` about 25 minutes, most of it three training runs of about 8 minutes each (estimated
-# from the profile's measured training speed; not yet timed end to end under `cpu`) · `colab` about 30
-# minutes (an estimate: not measured on a T4). The training cells print their progress, epoch by epoch.
+# **Time:** `smoke` (what the tests run) about 30 s on 2 CPU cores (measured, on a machine shared with other
+# jobs) · `cpu` about 25 minutes, most of it three training runs of about 8 minutes each (estimated from the
+# training speed measured on a 2-core AVX-512 machine; about 2.5x that on a 2-core AVX2 machine, where an
+# epoch took about 100 s; not yet timed end to end under `cpu`) · `colab` about 30 minutes (an estimate: not
+# measured on a T4). The training cells print their progress, epoch by epoch.
 
 # %% [markdown]
 # Run the next cell first. On Colab it installs the course package (Colab's own PyTorch stays as it is);

@@ -16,11 +16,12 @@
 # paper · see where the FLOPs go · train both steps · do three exercises and one experiment (ResNeXt's 32
 # groups).
 #
-# **Time:** `smoke` (what the tests run) about 40 s on 2 CPU cores (measured, on a machine shared with
-# other jobs) · `cpu` about 30 minutes, most of it three training runs of about 8 minutes each (the dense-
-# conv experiment is the slowest) (estimated from the profile's measured training speed; not yet timed end
-# to end under `cpu`) · `colab` about 30 minutes (an estimate: not measured on a T4). The training cells
-# print their progress, epoch by epoch.
+# **Time:** `smoke` (what the tests run) about 40 s on 2 CPU cores (measured, on a machine shared with other
+# jobs) · `cpu` about 30 minutes, most of it three training runs of about 8 minutes each (the dense- conv
+# experiment is the slowest) (estimated from the training speed measured on a 2-core AVX-512 machine; about
+# 2.5x that on a 2-core AVX2 machine, where an epoch took about 100 s; not yet timed end to end under `cpu`)
+# · `colab` about 30 minutes (an estimate: not measured on a T4). The training cells print their progress,
+# epoch by epoch.
 
 # %%
 import importlib.util, subprocess, sys

@@ -16,11 +16,12 @@
 # although the depthwise conv now works on 4x the channels · train step 6 · write the inverted bottleneck
 # yourself · try a smaller expansion ratio (an experiment).
 #
-# **Time:** `smoke` (what the tests run) about 35 s on 2 CPU cores (measured, on a machine shared with
-# other jobs) · `cpu` about 25 minutes, most of it three training runs of about 8 minutes each (step 5 is
-# loaded, not retrained, if notebook 04 ran with the same profile) (estimated from the profile's measured
-# training speed; not yet timed end to end under `cpu`) · `colab` about 30 minutes (an estimate: not
-# measured on a T4). The training cells print their progress, epoch by epoch.
+# **Time:** `smoke` (what the tests run) about 35 s on 2 CPU cores (measured, on a machine shared with other
+# jobs) · `cpu` about 25 minutes, most of it three training runs of about 8 minutes each (step 5 is loaded,
+# not retrained, if notebook 04 ran with the same profile) (estimated from the training speed measured on a
+# 2-core AVX-512 machine; about 2.5x that on a 2-core AVX2 machine, where an epoch took about 100 s; not yet
+# timed end to end under `cpu`) · `colab` about 30 minutes (an estimate: not measured on a T4). The training
+# cells print their progress, epoch by epoch.
 
 # %%
 import importlib.util, subprocess, sys

@@ -15,10 +15,11 @@
 # LayerNorm normalise over · find out why fvcore's count moves when the paper's does not · train steps 12-15
 # · do three exercises and one experiment (LayerNorm with ResNet's activations).
 #
-# **Time:** `smoke` (what the tests run) about 40 s on 2 CPU cores (measured, on a machine shared with
-# other jobs) · `cpu` about 45 minutes, most of it five training runs of about 8 minutes each (estimated
-# from the profile's measured training speed; not yet timed end to end under `cpu`) · `colab` about 50
-# minutes (an estimate: not measured on a T4). The training cells print their progress, epoch by epoch.
+# **Time:** `smoke` (what the tests run) about 40 s on 2 CPU cores (measured, on a machine shared with other
+# jobs) · `cpu` about 45 minutes, most of it five training runs of about 8 minutes each (estimated from the
+# training speed measured on a 2-core AVX-512 machine; about 2.5x that on a 2-core AVX2 machine, where an
+# epoch took about 100 s; not yet timed end to end under `cpu`) · `colab` about 50 minutes (an estimate: not
+# measured on a T4). The training cells print their progress, epoch by epoch.
 
 # %%
 import importlib.util, subprocess, sys

@@ -15,9 +15,10 @@
 #
 # **Time:** `smoke` (what the tests run) about 1 minute on 2 CPU cores (measured, on a machine shared with
 # other jobs) · `cpu` about 30 minutes, most of it three training runs of about 8 minutes each and counting
-# the ConvNeXt family (estimated from the profile's measured training speed; not yet timed end to end under
-# `cpu`) · `colab` about 30 minutes (an estimate: not measured on a T4). The training cells print their
-# progress, epoch by epoch.
+# the ConvNeXt family (estimated from the training speed measured on a 2-core AVX-512 machine; about 2.5x
+# that on a 2-core AVX2 machine, where an epoch took about 100 s; not yet timed end to end under `cpu`) ·
+# `colab` about 30 minutes (an estimate: not measured on a T4). The training cells print their progress,
+# epoch by epoch.
 
 # %%
 import importlib.util, subprocess, sys
