@@ -32,6 +32,6 @@ print(f"oldest supported: torch {torch.__version__}, torchvision {torchvision.__
       "portable CPU kernels")
 PY
 # the pytest script (not python -m pytest) keeps the checkout off sys.path: the tests import the installed copy
-ATEN_CPU_CAPABILITY=default "$venv/bin/pytest" -p no:cacheprovider -q tests/test_roadmap.py tests/test_weights.py tests/test_flop_crosscheck.py \
+ATEN_CPU_CAPABILITY=default "$venv/bin/pytest" -p no:cacheprovider -q -n 2 --dist loadfile tests/test_roadmap.py tests/test_weights.py tests/test_flop_crosscheck.py \
   tests/test_notebook_outputs.py tests/test_installed.py
 ATEN_CPU_CAPABILITY=default "$venv/bin/pytest" -p no:cacheprovider -q -n 2 --dist loadfile notebooks  # two at a time, as in the main suite
