@@ -1,8 +1,10 @@
 """Results records, reference results, the ladder and the train/ladder commands."""
 import json
+import os
 from pathlib import Path
 
 import pytest
+import torch
 
 import convnext_lesson as cl
 from convnext_lesson.training import results
@@ -24,6 +26,9 @@ def test_record_has_the_documented_fields(record):
         assert key in record, key
         assert key in results.__doc__, key  # the schema is documented
     assert record["schema_version"] == results.SCHEMA_VERSION and record["kind"] == results.KIND
+    # a CPU run names the cores and the vector instructions, which set its wall time
+    assert record["device"].startswith(f"cpu ({os.cpu_count()} cores, ")
+    assert record["device"].endswith(f"{torch.backends.cpu.get_cpu_capability()})")
     assert record["dataset"]["origin"] == "offline-pack" and record["dataset"]["checksum"].startswith("sha256:")
     assert record["gflops"]["at_224"] > record["gflops"]["trained_resolution"] > 0
     assert record["paper_top1"] == 81.97 and record["params"] == cl.count_params(

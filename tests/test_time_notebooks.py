@@ -1,0 +1,56 @@
+"""tools/time_notebooks.py: notebooks timed in order in one runs folder, what each trained, resumable."""
+import importlib.util
+import json
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("time_notebooks", ROOT / "tools" / "time_notebooks.py")
+tool = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(tool)
+
+TRAIN = "import convnext_lesson as cl\nrun = cl.train(16, epochs=1, progress=False)\nprint(run.top1)"
+
+
+def notebook(path: Path, *sources: str) -> None:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_a_run_is_trained_once_and_loaded_by_the_next_notebook(tmp_path, monkeypatch):
+    folder, runs, records = tmp_path / "notebooks", tmp_path / "runs", tmp_path / "records"
+    folder.mkdir()
+    notebook(folder / "01_first.ipynb", TRAIN)
+    notebook(folder / "02_second.ipynb", TRAIN, "print('done')")
+    monkeypatch.setenv("CONVNEXT_LESSON_PROFILE", "cpu")  # the tool sets the profile it is given
+    assert tool.main(["--profile", "smoke", "--runs", str(runs), "--notebooks", str(folder),
+                      "--records", str(records)]) == 0
+    first, second = (json.loads((records / f"{n}.json").read_text()) for n in ("01_first", "02_second"))
+    assert first["kind"] == tool.KIND and first["profile"] == "smoke" and first["wall_time_s"] > 0
+    (trained,) = first["trained"]
+    assert trained.startswith("resnet50-smoke-imagenette-tiny/step16-") and first["runs_already_there"] == []
+    assert 0 <= first["trained"][trained]["top1"] <= 100
+    assert second["trained"] == {} and second["runs_already_there"] == [trained]
+    assert first["device"] == second["device"] and len(first["load_average_1_5_15_min"]["after"]) == 3
+
+    # timed notebooks are skipped; a removed record is timed again, and the table lists both
+    (records / "02_second.json").unlink()
+    assert tool.main(["--profile", "smoke", "--runs", str(runs), "--notebooks", str(folder),
+                      "--records", str(records)]) == 0
+    assert json.loads((records / "01_first.json").read_text()) == first
+    assert json.loads((records / "02_second.json").read_text())["runs_already_there"] == [trained]
+    rows = tool.table(records).splitlines()[2:]
+    assert [r.split(" | ")[0] for r in rows] == ["| 01_first", "| 02_second"]
+    assert all(float(r.split(" | ")[1]) < 1 for r in rows)  # minutes: smoke runs take seconds
+
+
+def test_an_interrupted_notebooks_run_is_moved_aside_not_deleted(tmp_path):
+    runs = tmp_path / "runs"
+    unfinished = runs / "resnet50-cpu-imagenette" / "step01-modern_recipe-seed0"
+    unfinished.mkdir(parents=True)
+    (unfinished / "checkpoint.pt").write_bytes(b"epoch 3")
+    (moved,) = tool.move_unfinished(runs)
+    assert not unfinished.exists() and (moved / "checkpoint.pt").read_bytes() == b"epoch 3"
+    assert moved.parent == runs / "interrupted" and tool.move_unfinished(runs) == []

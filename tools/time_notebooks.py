@@ -1,0 +1,140 @@
+"""Time the notebooks end to end under a profile, in the series' order, as a learner runs them.
+
+    python tools/time_notebooks.py --profile cpu --runs runs/series   # every notebook not yet timed, in order
+    python tools/time_notebooks.py --profile cpu --table              # the recorded times
+
+Each notebook runs in a fresh kernel with $CONVNEXT_LESSON_PROFILE set and one runs folder
+($CONVNEXT_LESSON_RUNS) for the whole series, so a run that an earlier notebook trained is loaded, not
+trained again: the time of a learner who goes through the notebooks in order. What a notebook trained is
+read from the run folders whose ``result.json`` appeared while it ran. One record per notebook, written
+when it ends, goes to ``convnext_lesson/reference/notebook_times/<profile>/<notebook>.json``: the wall
+time, the device (CPU model and the vector instructions torch uses), torch, the runs trained and loaded,
+the load average before and after (how busy the machine was) and the commit.
+
+A notebook that was stopped halfway counts only when run again whole: its unfinished run folders are
+moved aside (to ``<runs>/interrupted/``, kept, not deleted) so that it trains them from the start.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+
+from convnext_lesson.training import results
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+RECORDS = ROOT / "convnext_lesson" / "reference" / "notebook_times"
+KIND = "convnext-lesson-notebook-time"
+
+
+def finished_runs(runs: Path) -> dict[str, dict]:
+    """{run folder relative to ``runs``: its record} for every finished run."""
+    found = {}
+    for path in sorted(runs.glob(f"*/*/{results.RESULT_NAME}")):
+        record = results.read_record(path)
+        found[path.parent.relative_to(runs).as_posix()] = {"top1": round(record["top1"], 2),
+                                                           "wall_time_s": round(record["wall_time_s"], 1)}
+    return found
+
+
+def move_unfinished(runs: Path) -> list[Path]:
+    """Move run folders without a result (an interrupted notebook's) to ``runs/interrupted/``."""
+    moved = []
+    for folder in sorted(p for p in runs.glob("*/*") if p.is_dir() and p.parts[-2] != "interrupted"):
+        if not (folder / results.RESULT_NAME).exists():
+            target = runs / "interrupted" / f"{folder.parent.name}--{folder.name}--{int(time.time())}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            folder.rename(target)
+            moved.append(target)
+    return moved
+
+
+def device() -> str:
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else results.cpu_description()
+
+
+def time_notebook(path: Path, profile: str, runs: Path) -> dict:
+    """Run one notebook whole in a fresh kernel; its record (not yet written)."""
+    import nbclient
+    import nbformat
+
+    for moved in move_unfinished(runs):
+        print(f"   an interrupted run moved aside: {moved}", flush=True)
+    before, load_before = finished_runs(runs), os.getloadavg()
+    started, start = datetime.now(timezone.utc), time.perf_counter()
+    os.environ.update({"CONVNEXT_LESSON_PROFILE": profile, "CONVNEXT_LESSON_RUNS": str(runs.resolve())})
+    notebook = nbformat.read(path, as_version=4)
+    nbclient.NotebookClient(notebook, timeout=None, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}}).execute()
+    wall = time.perf_counter() - start
+    after = finished_runs(runs)
+    commit, dirty = results.git_state()
+    return {"kind": KIND, "notebook": path.stem, "profile": profile, "wall_time_s": round(wall, 1),
+            "trained": {k: v for k, v in after.items() if k not in before},
+            "runs_already_there": sorted(before),
+            "device": device(), "torch": torch.__version__, "python": sys.version.split()[0],
+            "git_commit": commit, "git_dirty": dirty,
+            "started_at": started.isoformat(timespec="seconds"),
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "load_average_1_5_15_min": {"before": [round(v, 2) for v in load_before],
+                                        "after": [round(v, 2) for v in os.getloadavg()]}}
+
+
+def write(record: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    tmp.rename(path)  # atomic: a stopped run leaves no half-written record
+
+
+def table(records: Path) -> str:
+    lines = ["| notebook | minutes | runs trained | device | machine load (1 min, before / after) |",
+             "| --- | ---: | ---: | --- | --- |"]
+    for path in sorted(records.glob("*.json")):
+        r = json.loads(path.read_text())
+        load = r["load_average_1_5_15_min"]
+        lines.append(f"| {r['notebook']} | {r['wall_time_s'] / 60:.1f} | {len(r['trained'])} | {r['device']} | "
+                     f"{load['before'][0]:.1f} / {load['after'][0]:.1f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="cpu", help="the profile the notebooks run under (default cpu)")
+    parser.add_argument("--runs", type=Path, help="one runs folder for the whole series (required unless --table)")
+    parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="folder of the NN_*.ipynb notebooks")
+    parser.add_argument("--records", type=Path, help="where the records go (default: the package's "
+                                                     "reference/notebook_times/<profile>)")
+    parser.add_argument("--table", action="store_true", help="only print the recorded times")
+    args = parser.parse_args(argv)
+    records = args.records or RECORDS / args.profile
+    if args.table:
+        print(table(records))
+        return 0
+    if args.runs is None:
+        parser.error("--runs is required: one runs folder for the whole series")
+    notebooks = sorted(args.notebooks.glob("[0-9][0-9]_*.ipynb"))
+    if not notebooks:
+        parser.error(f"no NN_*.ipynb notebooks in {args.notebooks}")
+    args.runs.mkdir(parents=True, exist_ok=True)
+    for path in notebooks:
+        target = records / f"{path.stem}.json"
+        if target.exists():
+            continue
+        print(f"== {path.stem} under {args.profile}", flush=True)
+        record = time_notebook(path, args.profile, args.runs)
+        write(record, target)
+        print(f"   {record['wall_time_s'] / 60:.1f} min, trained {len(record['trained'])} runs", flush=True)
+    print(table(records))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
