@@ -220,13 +220,14 @@ def recipe_search_table(root: str | Path | None = None) -> str:
     """The recipe search as text: one row per finished variant, its provenance, and what is not run yet."""
     rows, missing = recipe_search_rows(root)
     steps = RECIPE_SEARCH_STEPS
-    head = (f"{'variant':24s} {'recipe changes':40s} " + " ".join(f"{f'step {s}':>7s}" for s in steps)
+    width = max([40] + [len(_changes_text(row["changes"])) for row in rows])
+    head = (f"{'variant':24s} {'recipe changes':{width}s} " + " ".join(f"{f'step {s}':>7s}" for s in steps)
             + f" {'mean':>6s}   wall time (step {' / '.join(map(str, steps))})")
     lines = [head]
     for row in rows:
         mean = sum(row["top1"].values()) / len(steps)
         times = " / ".join(f"{row['wall_time_s'][s] / 60:.0f}" for s in steps)
-        lines.append(f"{row['variant']:24s} {_changes_text(row['changes']):40s} "
+        lines.append(f"{row['variant']:24s} {_changes_text(row['changes']):{width}s} "
                      + " ".join(f"{row['top1'][s]:6.1f}%" for s in steps) + f" {mean:5.1f}%   {times} min")
     if not rows:
         lines.append("(no finished variant yet)")
@@ -236,8 +237,9 @@ def recipe_search_table(root: str | Path | None = None) -> str:
         lines.append(f"runs ({names}): {device}, profile {profile}, {dataset} at {px} px, {epochs} epochs, "
                      f"seed {', '.join(map(str, seeds))}; one run per cell; top-1 on the validation set after "
                      "the last epoch")
-    for note in sorted({note for row in rows for note in row["notes"]}):
-        lines.append(f"note of the records: {note}")
+    for note in sorted({note for row in rows for note in row["notes"]}):  # each note names its variants
+        names = ", ".join(row["variant"] for row in rows if note in row["notes"])
+        lines.append(f"note of the records of {names}: {note}")
     if missing:
         lines.append("not run yet: " + "; ".join(
             f"{v} ({_changes_text(RECIPE_SEARCH_PLAN[v])})" if v in RECIPE_SEARCH_PLAN else v for v in missing))
