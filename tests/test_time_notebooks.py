@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import nbformat
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 spec = importlib.util.spec_from_file_location("time_notebooks", ROOT / "tools" / "time_notebooks.py")
@@ -19,7 +20,7 @@ def notebook(path: Path, *sources: str) -> None:
     nbformat.write(nb, path)
 
 
-def test_a_run_is_trained_once_and_loaded_by_the_next_notebook(tmp_path, monkeypatch):
+def test_a_run_is_trained_once_and_loaded_by_the_next_notebook(tmp_path, monkeypatch, capsys):
     folder, runs, records = tmp_path / "notebooks", tmp_path / "runs", tmp_path / "records"
     folder.mkdir()
     notebook(folder / "01_first.ipynb", TRAIN)
@@ -35,8 +36,14 @@ def test_a_run_is_trained_once_and_loaded_by_the_next_notebook(tmp_path, monkeyp
     assert second["trained"] == {} and second["runs_already_there"] == [trained]
     assert first["device"] == second["device"] and len(first["load_average_1_5_15_min"]["after"]) == 3
 
-    # timed notebooks are skipped; a removed record is timed again, and the table lists both
+    # timed notebooks are skipped; a removed record is timed again (not with --upto 01, which stops before it)
     (records / "02_second.json").unlink()
+    assert tool.main(["--profile", "smoke", "--runs", str(runs), "--notebooks", str(folder),
+                      "--records", str(records), "--upto", "01"]) == 0
+    assert not (records / "02_second.json").exists()
+    with pytest.raises(SystemExit):
+        tool.main(["--runs", str(runs), "--notebooks", str(folder), "--upto", "7"])
+    assert "--upto 7: no such notebook; valid: 01, 02" in capsys.readouterr().err
     assert tool.main(["--profile", "smoke", "--runs", str(runs), "--notebooks", str(folder),
                       "--records", str(records)]) == 0
     assert json.loads((records / "01_first.json").read_text()) == first

@@ -1,6 +1,7 @@
 """Time the notebooks end to end under a profile, in the series' order, as a learner runs them.
 
     python tools/time_notebooks.py --profile cpu --runs runs/series   # every notebook not yet timed, in order
+    python tools/time_notebooks.py --profile cpu --runs runs/series --upto 03   # 00 to 03 only
     python tools/time_notebooks.py --profile cpu --table              # the recorded times
 
 Each notebook runs in a fresh kernel with $CONVNEXT_LESSON_PROFILE set and one runs folder
@@ -112,6 +113,7 @@ def main(argv=None) -> int:
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOKS, help="folder of the NN_*.ipynb notebooks")
     parser.add_argument("--records", type=Path, help="where the records go (default: the package's "
                                                      "reference/notebook_times/<profile>)")
+    parser.add_argument("--upto", help="stop after this notebook (its number, e.g. 03); default: the last")
     parser.add_argument("--table", action="store_true", help="only print the recorded times")
     args = parser.parse_args(argv)
     records = args.records or RECORDS / args.profile
@@ -123,6 +125,11 @@ def main(argv=None) -> int:
     notebooks = sorted(args.notebooks.glob("[0-9][0-9]_*.ipynb"))
     if not notebooks:
         parser.error(f"no NN_*.ipynb notebooks in {args.notebooks}")
+    numbers = [p.name[:2] for p in notebooks]
+    if args.upto is not None:
+        if args.upto not in numbers:
+            parser.error(f"--upto {args.upto}: no such notebook; valid: {', '.join(numbers)}")
+        notebooks = notebooks[:numbers.index(args.upto) + 1]
     args.runs.mkdir(parents=True, exist_ok=True)
     for path in notebooks:
         target = records / f"{path.stem}.json"
