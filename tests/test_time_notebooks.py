@@ -27,9 +27,10 @@ def test_a_run_is_trained_once_and_loaded_by_the_next_notebook(tmp_path, monkeyp
     notebook(folder / "02_second.ipynb", TRAIN, "print('done')")
     monkeypatch.setenv("CONVNEXT_LESSON_PROFILE", "cpu")  # the tool sets the profile it is given
     assert tool.main(["--profile", "smoke", "--runs", str(runs), "--notebooks", str(folder),
-                      "--records", str(records)]) == 0
+                      "--records", str(records), "--note", "a test"]) == 0
     first, second = (json.loads((records / f"{n}.json").read_text()) for n in ("01_first", "02_second"))
     assert first["kind"] == tool.KIND and first["profile"] == "smoke" and first["wall_time_s"] > 0
+    assert first["note"] == second["note"] == "a test"
     (trained,) = first["trained"]
     assert trained.startswith("resnet50-smoke-imagenette-tiny/step16-") and first["runs_already_there"] == []
     assert 0 <= first["trained"][trained]["top1"] <= 100

@@ -10,7 +10,7 @@ trained again: the time of a learner who goes through the notebooks in order. Wh
 read from the run folders whose ``result.json`` appeared while it ran. One record per notebook, written
 when it ends, goes to ``convnext_lesson/reference/notebook_times/<profile>/<notebook>.json``: the wall
 time, the device (CPU model and the vector instructions torch uses), torch, the runs trained and loaded,
-the load average before and after (how busy the machine was) and the commit.
+the load average before and after (how busy the machine was), the commit and a ``--note``.
 
 A notebook that was stopped halfway counts only when run again whole: its unfinished run folders are
 moved aside (to ``<runs>/interrupted/``, kept, not deleted) so that it trains them from the start.
@@ -114,6 +114,7 @@ def main(argv=None) -> int:
     parser.add_argument("--records", type=Path, help="where the records go (default: the package's "
                                                      "reference/notebook_times/<profile>)")
     parser.add_argument("--upto", help="stop after this notebook (its number, e.g. 03); default: the last")
+    parser.add_argument("--note", default="", help="said in every record written (how busy the machine was, ...)")
     parser.add_argument("--table", action="store_true", help="only print the recorded times")
     args = parser.parse_args(argv)
     records = args.records or RECORDS / args.profile
@@ -136,7 +137,7 @@ def main(argv=None) -> int:
         if target.exists():
             continue
         print(f"== {path.stem} under {args.profile}", flush=True)
-        record = time_notebook(path, args.profile, args.runs)
+        record = {**time_notebook(path, args.profile, args.runs), "note": args.note}
         write(record, target)
         print(f"   {record['wall_time_s'] / 60:.1f} min, trained {len(record['trained'])} runs", flush=True)
     print(table(records))
