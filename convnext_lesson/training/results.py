@@ -147,16 +147,20 @@ def record_file_name(record: dict) -> str:
             f"seed{record['seed']}.json")
 
 
-def publish_record(run: str | os.PathLike, folder: str | os.PathLike = REFERENCE_DIR) -> Path:
-    """Copy a run's record (its ``result.json`` or run folder) into ``folder`` under ``record_file_name``,
-    keeping only the last part of ``dataset.root``: where the data lay on the training machine is
+def portable(record: dict) -> dict:
+    """``record`` with only the last part of ``dataset.root``: where the data lay on the training machine is
     nobody else's business, and which copy it was is in ``dataset.file`` and ``dataset.checksum``."""
-    path = Path(run)
-    record = read_record(path / RESULT_NAME if path.is_dir() else path)
     dataset = dict(record["dataset"])
     if dataset.get("root"):
         dataset["root"] = Path(dataset["root"]).name
-    record = {**record, "dataset": dataset}
+    return {**record, "dataset": dataset}
+
+
+def publish_record(run: str | os.PathLike, folder: str | os.PathLike = REFERENCE_DIR) -> Path:
+    """Copy a run's record (its ``result.json`` or run folder) into ``folder`` under ``record_file_name``,
+    made ``portable``."""
+    path = Path(run)
+    record = portable(read_record(path / RESULT_NAME if path.is_dir() else path))
     return write_record(record, Path(folder) / record_file_name(record))
 
 
