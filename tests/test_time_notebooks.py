@@ -62,3 +62,24 @@ def test_an_interrupted_notebooks_run_is_moved_aside_not_deleted(tmp_path):
     (moved,) = tool.move_unfinished(runs)
     assert not unfinished.exists() and (moved / "checkpoint.pt").read_bytes() == b"epoch 3"
     assert moved.parent == runs / "interrupted" and tool.move_unfinished(runs) == []
+
+
+def test_restored_published_runs_are_loaded_not_trained(tmp_path):
+    import convnext_lesson as cl
+    from convnext_lesson.training import results
+
+    trained = tmp_path / "trained"
+    plain = cl.train(16, profile="smoke", out_dir=trained, progress=False, verbose=False)
+    variant = cl.train(16, profile="smoke", out_dir=trained, progress=False, verbose=False, kernel_size=5)
+    reference = tmp_path / "reference"
+    results.publish_record(plain.run_dir, reference / "runs")
+    results.write_record(results.portable(variant.record), reference / "variants" / "k5.json")
+    results.write_record({**plain.record, "profile": "cpu"}, reference / "runs" / "other-profile.json")
+    runs = tmp_path / "series"
+    restored = tool.restore(reference, runs, "smoke")
+    assert sorted(p.relative_to(runs) for p in restored) == sorted(
+        p.relative_to(trained) for p in (plain.run_dir, variant.run_dir))  # the folders cl.train uses; not cpu's
+    assert tool.restore(reference, runs, "smoke") == []  # only once
+    for overrides, run in (({}, plain), ({"kernel_size": 5}, variant)):
+        again = cl.train(16, profile="smoke", out_dir=runs, progress=False, verbose=False, **overrides)
+        assert again.model is None and again.record["top1"] == run.record["top1"]  # loaded, not trained

@@ -2,6 +2,8 @@
 
     python tools/time_notebooks.py --profile cpu --runs runs/series   # every notebook not yet timed, in order
     python tools/time_notebooks.py --profile cpu --runs runs/series --upto 03   # 00 to 03 only
+    python tools/time_notebooks.py --profile cpu --runs runs/series --restore convnext_lesson/reference
+                                                   # go on with a series: first load the published runs
     python tools/time_notebooks.py --profile cpu --table              # the recorded times
 
 Each notebook runs in a fresh kernel with $CONVNEXT_LESSON_PROFILE set and one runs folder
@@ -55,6 +57,25 @@ def move_unfinished(runs: Path) -> list[Path]:
             folder.rename(target)
             moved.append(target)
     return moved
+
+
+def restore(reference: Path, runs: Path, profile: str) -> list[Path]:
+    """Give ``runs`` a finished run folder (its ``result.json``) for every published record of ``profile`` in
+    ``reference/runs`` and ``reference/variants``: a series timed over several sessions then loads the runs
+    an earlier session trained, as a learner's kernel loads what an earlier notebook trained."""
+    from convnext_lesson.model.roadmap import get_step
+    from convnext_lesson.training.plan import run_dir_for
+
+    restored = []
+    for record in results.find_records(reference / "runs") + results.find_records(reference / "variants"):
+        if record["profile"] != profile:
+            continue
+        folder = run_dir_for(runs, record["regime"], profile, record["dataset"]["name"],
+                             get_step(record["step"], record["regime"]), record["seed"], record["overrides"])
+        if not (folder / results.RESULT_NAME).exists():
+            results.write_record(record, folder / results.RESULT_NAME)
+            restored.append(folder)
+    return restored
 
 
 def device() -> str:
@@ -115,6 +136,9 @@ def main(argv=None) -> int:
                                                      "reference/notebook_times/<profile>)")
     parser.add_argument("--upto", help="stop after this notebook (its number, e.g. 03); default: the last")
     parser.add_argument("--note", default="", help="said in every record written (how busy the machine was, ...)")
+    parser.add_argument("--restore", type=Path, metavar="REFERENCE", help="first give --runs the runs published in "
+                        "this folder (e.g. convnext_lesson/reference), to go on with a series an earlier "
+                        "session began")
     parser.add_argument("--table", action="store_true", help="only print the recorded times")
     args = parser.parse_args(argv)
     records = args.records or RECORDS / args.profile
@@ -132,6 +156,8 @@ def main(argv=None) -> int:
             parser.error(f"--upto {args.upto}: no such notebook; valid: {', '.join(numbers)}")
         notebooks = notebooks[:numbers.index(args.upto) + 1]
     args.runs.mkdir(parents=True, exist_ok=True)
+    if args.restore:
+        print(f"restored {len(restore(args.restore, args.runs, args.profile))} published runs into {args.runs}")
     for path in notebooks:
         target = records / f"{path.stem}.json"
         if target.exists():
