@@ -83,3 +83,24 @@ def test_restored_published_runs_are_loaded_not_trained(tmp_path):
     for overrides, run in (({}, plain), ({"kernel_size": 5}, variant)):
         again = cl.train(16, profile="smoke", out_dir=runs, progress=False, verbose=False, **overrides)
         assert again.model is None and again.record["top1"] == run.record["top1"]  # loaded, not trained
+
+
+def test_time_phrase():
+    assert tool.time_phrase({"wall_time_s": 9.7}) == "10 s"
+    assert tool.time_phrase({"wall_time_s": 157.9}) == "3 minutes"
+    assert tool.time_phrase({"wall_time_s": 2530.0}) == "42 minutes"
+
+
+def test_each_notebook_states_its_measured_cpu_time():
+    """A notebook timed under cpu says that time at its top; one not yet timed says so instead."""
+    timed = 0
+    for path in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py")):
+        head = path.read_text().split("# **Time:**", 1)[1].split("\n# %%", 1)[0].replace("\n# ", " ")
+        record_path = tool.RECORDS / "cpu" / f"{path.stem}.json"
+        if record_path.exists():
+            record = json.loads(record_path.read_text())
+            assert f"`cpu` **{tool.time_phrase(record)}**, measured" in head, path.name
+            timed += 1
+        else:
+            assert "not yet timed end to end under `cpu`" in head, path.name
+    assert timed >= 2  # the records of 00 and 01 ship with the package

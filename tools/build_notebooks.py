@@ -3,6 +3,7 @@
     python tools/build_notebooks.py             # every notebook, executed under the smoke profile
     python tools/build_notebooks.py 03 08       # only these
     python tools/build_notebooks.py --no-execute
+    python tools/build_notebooks.py 00 --prose-only   # only markdown changed: copy it in, keep the outputs
     CONVNEXT_LESSON_PROFILE=cpu python tools/build_notebooks.py 03   # outputs from another profile
 
 Sources are notebooks/src/NN_name.py in jupytext's "percent" format (one cell per
@@ -74,12 +75,42 @@ def build(source: Path, execute: bool, timeout: int) -> float:
     return time.perf_counter() - start
 
 
+def cell_sources(nb) -> list[tuple[str, str]]:
+    return [(cell.cell_type, cell.source) for cell in nb.cells]
+
+
+def update_prose(source: Path) -> int:
+    """Copy the markdown cells of ``source`` into its built notebook, whose outputs stay; only when the code
+    cells are unchanged (otherwise the outputs would no longer be those of the code above them)."""
+    import jupytext
+    import nbformat
+
+    new, path = jupytext.read(source), NOTEBOOKS / f"{source.stem}.ipynb"
+    built = nbformat.read(path, as_version=4)
+    code = [[s for s in cell_sources(nb) if s[0] == "code"] for nb in (new, built)]
+    if code[0] != code[1] or len(new.cells) != len(built.cells):
+        sys.exit(f"{source.name}: its code cells changed; rebuild it whole (python tools/build_notebooks.py "
+                 f"{source.stem[:2]})")
+    changed = 0
+    for cell, new_cell in zip(built.cells, new.cells):
+        if cell.cell_type == "markdown" and cell.source != new_cell.source:
+            cell.source, changed = new_cell.source, changed + 1
+    nbformat.write(built, path)
+    return changed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", help="number prefixes, e.g. 01 03 (default: all)")
     parser.add_argument("--no-execute", action="store_true", help="write the notebooks without outputs")
+    parser.add_argument("--prose-only", action="store_true", help="only copy changed markdown cells in, keeping "
+                        "the outputs (refused when a code cell changed)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     args = parser.parse_args()
+    if args.prose_only:
+        for source in sources(args.notebooks):
+            print(f"{source.stem}.ipynb  {update_prose(source)} markdown cells updated")
+        return
     os.environ.setdefault("CONVNEXT_LESSON_PROFILE", "smoke")
     fixed_runs = os.environ.get("CONVNEXT_LESSON_RUNS")
     for source in sources(args.notebooks):

@@ -109,6 +109,12 @@ def time_notebook(path: Path, profile: str, runs: Path) -> dict:
                                         "after": [round(v, 2) for v in os.getloadavg()]}}
 
 
+def time_phrase(record: dict) -> str:
+    """How a notebook's time line states a measured time: "10 s" or "14 minutes"."""
+    seconds = record["wall_time_s"]
+    return f"{round(seconds, -1):.0f} s" if seconds < 90 else f"{round(seconds / 60)} minutes"
+
+
 def write(record: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")

@@ -11,10 +11,9 @@
 # count parameters and FLOPs in two conventions · train step 0 · do two exercises.
 #
 # **Time:** `smoke` (what the tests run) about 25 s on 2 CPU cores (measured, on a machine shared with other
-# jobs) · `cpu` about 5 minutes, most of it one training run of step 0 (4 epochs, about 3 minutes)
-# (estimated from the training speed measured on a 2-core AVX-512 machine; about 2.5x that on a 2-core AVX2
-# machine, where an epoch took about 100 s; not yet timed end to end under `cpu`) · `colab` about 5 minutes
-# (an estimate: not measured on a T4). The training cells print their progress, epoch by epoch.
+# jobs) · `cpu` **3 minutes**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with
+# AVX-512), most of it one training run of step 0 (4 epochs, 143 s there; 306 s on a 2-core AVX2 machine)
+# · `colab` about 5 minutes (an estimate: not measured on a T4). The training cells print their progress, epoch by epoch.
 
 # %% [markdown]
 # Run the next cell first. On Colab it installs the course package (Colab's own PyTorch stays as it is);

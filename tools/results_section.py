@@ -1,0 +1,123 @@
+"""Write the README's results tables from the committed records, so that they cannot drift from them.
+
+    python tools/results_section.py            # print the generated part
+    python tools/results_section.py --write    # replace it in README.md (between the results markers)
+    python tools/results_section.py --check    # exit 1 if README.md's part is not what the records give
+
+The generated part sits between ``<!-- results: begin -->`` and ``<!-- results: end -->``: where the runs
+came from, one row per step (our seeds and their mean beside the paper's top-1), the step effects with
+the noise band and their reading (``teach.step_effects``), the notebooks' experiments
+(``reference/variants/``) and the CPU time it all took. What the numbers mean is written by hand, outside
+the markers, from these tables.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from statistics import mean, median
+
+from convnext_lesson.model.roadmap import roadmap_steps
+from convnext_lesson.teach.roadmap_figure import run_label
+from convnext_lesson.teach.step_effects import effects_table
+from convnext_lesson.training.results import find_records
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "convnext_lesson" / "reference"
+README = ROOT / "README.md"
+BEGIN, END = "<!-- results: begin -->", "<!-- results: end -->"
+
+
+def minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
+
+
+def steps_table(records: list[dict]) -> str:
+    """One row per roadmap step: our seeds' top-1, their mean, the paper's, the time per run."""
+    lines = ["| step | change | params | seeds | top-1 per seed (ours) | mean (ours) | paper top-1 | time per run |",
+             "| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: |"]
+    for step in roadmap_steps("resnet50"):
+        runs = sorted((r for r in records if r["step"] == step.index), key=lambda r: r["seed"])
+        if not runs:
+            lines.append(f"| {step.index} | {step.label} | | 0 | not run yet | | {step.paper_top1:.2f} | |")
+            continue
+        tops = ", ".join(f"{r['top1']:.1f}" for r in runs)
+        lines.append(f"| {step.index} | {step.label} | {runs[0]['params'] / 1e6:.2f}M | {len(runs)} | {tops} | "
+                     f"{mean(r['top1'] for r in runs):.1f} | {step.paper_top1:.2f} | "
+                     f"{minutes(median(r['wall_time_s'] for r in runs))} |")
+    return "\n".join(lines)
+
+
+def variants_table(variants: list[dict], records: list[dict]) -> str:
+    """The notebooks' experiments: a step with one change, beside that step's own seed-0 run."""
+    plain = {(r["step"], r["seed"]): r for r in records}
+    lines = ["| step | changed | top-1 (ours) | the step itself, same seed | difference | time |",
+             "| ---: | --- | ---: | ---: | ---: | ---: |"]
+    for v in sorted(variants, key=lambda v: (v["step"], str(v["overrides"]))):
+        changed = ", ".join(f"{k}={val}" for k, val in v["overrides"].items())
+        base = plain.get((v["step"], v["seed"]))
+        versus = (f"{base['top1']:.1f} | {v['top1'] - base['top1']:+.1f}" if base else "not run yet | ")
+        lines.append(f"| {v['step']} | {changed} | {v['top1']:.1f} | {versus} | {minutes(v['wall_time_s'])} |")
+    return "\n".join(lines)
+
+
+def section(records: list[dict], variants: list[dict]) -> str:
+    if not records:
+        return "No reference runs are committed yet."
+    steps_run = {r["step"] for r in records}
+    every = records + variants
+    total = sum(r["wall_time_s"] for r in every)
+    parts = [f"Runs: {run_label(records)}. Recipe: the original one for step 0, the scaled modern one "
+             "for steps 1-16 (\"Choosing the short-run recipe\").",
+             f"**Each step, ours beside the paper's** ({len(steps_run)} of {len(roadmap_steps('resnet50'))} "
+             f"steps run, {len(records)} runs):",
+             steps_table(records),
+             "**What each step changed** (its top-1 minus that of the step it changes; the band is twice the "
+             "standard deviation of that difference, from the seed repeats):",
+             effects_table(records)]
+    if variants:
+        parts += ["**The notebooks' experiments** (one change to a step, the same profile and seed):",
+                  variants_table(variants, records)]
+    parts.append(f"CPU time: {len(every)} runs, {total / 3600:.1f} h of training in all (wall time, as recorded; "
+                 f"a run's `note` says when other work shared the machine).")
+    return "\n\n".join(parts)
+
+
+def generated() -> str:
+    records = [r for r in find_records(REFERENCE / "runs") if r["profile"] == "cpu" and r["regime"] == "resnet50"]
+    variants = [r for r in find_records(REFERENCE / "variants") if r["profile"] == "cpu"]
+    return section(records, variants)
+
+
+def readme_part(text: str) -> str:
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"README.md lacks the {BEGIN} / {END} markers")
+    return text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--write", action="store_true", help="replace the generated part of README.md")
+    action.add_argument("--check", action="store_true", help="exit 1 if README.md's part is out of date")
+    args = parser.parse_args(argv)
+    new = generated()
+    text = README.read_text()
+    if args.check:
+        if readme_part(text) != new:
+            print("README.md's results tables are not what the committed records give: run "
+                  "python tools/results_section.py --write", file=sys.stderr)
+            return 1
+        return 0
+    if args.write:
+        readme_part(text)  # the markers are there
+        head, rest = text.split(BEGIN, 1)
+        README.write_text(f"{head}{BEGIN}\n{new}\n{END}{rest.split(END, 1)[1]}")
+        print(f"README.md: results tables from {new.count(chr(10)) + 1} generated lines")
+        return 0
+    print(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
