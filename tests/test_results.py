@@ -129,12 +129,10 @@ def test_roadmap_picture_tool(record, tmp_path):
         tool["main"](["--records", str(tmp_path / "empty"), "--out", str(tmp_path / "none.png")])
 
 
-def test_committed_cpu_runs_are_the_readme_numbers():
+def test_committed_cpu_runs_are_clean_and_portable():
+    """The README's results tables are generated from these (tests/test_results_section.py holds them equal)."""
     records = [r for rs in cl.reference_results(profile="cpu").values() for r in rs]
     assert records, "convnext_lesson/reference/runs holds the README's measured cpu runs"
-    readme = (ROOT / "README.md").read_text()
     for r in records:
         assert "/" not in r["dataset"]["root"] and r["git_dirty"] is False and r["profile"] == "cpu"
-        row = (f"| {r['step']} | ", f"| {r['recipe']}, {r['epochs']} | {r['seed']} | {r['params'] / 1e6:.2f}M | "
-               f"{r['top1']:.1f}% | {r['wall_time_s']:.0f} s |")
-        assert any(line.startswith(row[0]) and line.endswith(row[1]) for line in readme.splitlines()), row
+        assert r["overrides"] == {}  # a plain step; variants live in reference/variants

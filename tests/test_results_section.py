@@ -40,3 +40,11 @@ def test_section_totals_every_run_and_names_the_provenance():
 
 def test_readme_tables_are_what_the_committed_records_give():
     assert tool["main"](["--check"]) == 0, "run: python tools/results_section.py --write"
+
+
+def test_notebook_times_table():
+    assert tool["notebook_times"]([]) == "No notebook has been timed under `cpu` yet."
+    row = {"notebook": "01_resnet50", "wall_time_s": 157.9, "trained": {"a": {}}, "runs_already_there": [],
+           "device": "cpu (2 cores, AMD EPYC, AVX512)", "started_at": "2026-12-03T13:58:30+00:00"}
+    assert tool["notebook_times"]([row]).splitlines()[2] == (
+        "| 01_resnet50 | 2.6 min | 1 | 0 | cpu (2 cores, AMD EPYC, AVX512) | 2026-12-03 |")

@@ -1,18 +1,20 @@
 """Write the README's results tables from the committed records, so that they cannot drift from them.
 
-    python tools/results_section.py            # print the generated part
-    python tools/results_section.py --write    # replace it in README.md (between the results markers)
-    python tools/results_section.py --check    # exit 1 if README.md's part is not what the records give
+    python tools/results_section.py            # print the generated parts
+    python tools/results_section.py --write    # replace them in README.md (between their markers)
+    python tools/results_section.py --check    # exit 1 if README.md's parts are not what the records give
 
-The generated part sits between ``<!-- results: begin -->`` and ``<!-- results: end -->``: where the runs
-came from, one row per step (our seeds and their mean beside the paper's top-1), the step effects with
-the noise band and their reading (``teach.step_effects``), the notebooks' experiments
-(``reference/variants/``) and the CPU time it all took. What the numbers mean is written by hand, outside
-the markers, from these tables.
+Two generated parts. Between ``<!-- results: begin -->`` and ``<!-- results: end -->``: where the runs came
+from, one row per step (our seeds and their mean beside the paper's top-1), the step effects with the
+noise band and their reading (``teach.step_effects``), the notebooks' experiments (``reference/variants/``)
+and the CPU time it all took. Between ``<!-- notebook times: begin -->`` and its end: each notebook's
+measured time under ``cpu`` (``tools/time_notebooks.py``). What the numbers mean is written by hand,
+outside the markers, from these tables.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from statistics import mean, median
@@ -25,7 +27,7 @@ from convnext_lesson.training.results import find_records
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "convnext_lesson" / "reference"
 README = ROOT / "README.md"
-BEGIN, END = "<!-- results: begin -->", "<!-- results: end -->"
+TIMES = REFERENCE / "notebook_times" / "cpu"
 
 
 def minutes(seconds: float) -> str:
@@ -83,16 +85,42 @@ def section(records: list[dict], variants: list[dict]) -> str:
     return "\n\n".join(parts)
 
 
-def generated() -> str:
+def notebook_times(records: list[dict]) -> str:
+    """Each notebook's measured time under cpu, with the runs it trained and the machine."""
+    if not records:
+        return "No notebook has been timed under `cpu` yet."
+    lines = ["| notebook | `cpu`, measured | runs trained in it | runs it loaded | device | date |",
+             "| --- | ---: | ---: | ---: | --- | --- |"]
+    for r in sorted(records, key=lambda r: r["notebook"]):
+        lines.append(f"| {r['notebook']} | {minutes(r['wall_time_s'])} | {len(r['trained'])} | "
+                     f"{len(r['runs_already_there'])} | {r['device']} | {r['started_at'][:10]} |")
+    return "\n".join(lines)
+
+
+def generated() -> dict[str, str]:
+    """{marker name: its generated Markdown}."""
     records = [r for r in find_records(REFERENCE / "runs") if r["profile"] == "cpu" and r["regime"] == "resnet50"]
     variants = [r for r in find_records(REFERENCE / "variants") if r["profile"] == "cpu"]
-    return section(records, variants)
+    times = [json.loads(p.read_text()) for p in sorted(TIMES.glob("*.json"))]
+    return {"results": section(records, variants), "notebook times": notebook_times(times)}
 
 
-def readme_part(text: str) -> str:
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"README.md lacks the {BEGIN} / {END} markers")
-    return text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
+
+
+def readme_part(text: str, name: str) -> str:
+    begin, end = markers(name)
+    if begin not in text or end not in text:
+        raise SystemExit(f"README.md lacks the {begin} / {end} markers")
+    return text.split(begin, 1)[1].split(end, 1)[0].strip()
+
+
+def replace_part(text: str, name: str, new: str) -> str:
+    readme_part(text, name)  # the markers are there
+    begin, end = markers(name)
+    head, rest = text.split(begin, 1)
+    return f"{head}{begin}\n{new}\n{end}{rest.split(end, 1)[1]}"
 
 
 def main(argv=None) -> int:
@@ -101,21 +129,22 @@ def main(argv=None) -> int:
     action.add_argument("--write", action="store_true", help="replace the generated part of README.md")
     action.add_argument("--check", action="store_true", help="exit 1 if README.md's part is out of date")
     args = parser.parse_args(argv)
-    new = generated()
+    parts = generated()
     text = README.read_text()
     if args.check:
-        if readme_part(text) != new:
-            print("README.md's results tables are not what the committed records give: run "
+        stale = [name for name, new in parts.items() if readme_part(text, name) != new]
+        if stale:
+            print(f"README.md's {' and '.join(stale)} tables are not what the committed records give: run "
                   "python tools/results_section.py --write", file=sys.stderr)
             return 1
         return 0
     if args.write:
-        readme_part(text)  # the markers are there
-        head, rest = text.split(BEGIN, 1)
-        README.write_text(f"{head}{BEGIN}\n{new}\n{END}{rest.split(END, 1)[1]}")
-        print(f"README.md: results tables from {new.count(chr(10)) + 1} generated lines")
+        for name, new in parts.items():
+            text = replace_part(text, name, new)
+        README.write_text(text)
+        print(f"README.md: {', '.join(parts)} written from the committed records")
         return 0
-    print(new)
+    print("\n\n".join(parts.values()))
     return 0
 
 
