@@ -32,3 +32,13 @@ def test_kernel_branches_are_compared_with_the_last_adopted_step():
     assert [(e.index, e.parent, e.band) for e in effects] == [(8, 7, None), (9, 7, None), (11, 9, None)]
     assert "| 11 | kernel size 11 | 9 | -0.10 | +1.0 | unknown | 1 / 1 | opposite sign to the paper |" in (
         effects_table(runs(s9=[61.0], s11=[62.0])))
+
+
+def test_notebook_08_prints_the_committed_runs_effects(capsys):
+    import convnext_lesson as cl
+
+    cl.lesson.step_effects_so_far()
+    records = [r for rs in cl.reference_results(profile="cpu").values() for r in rs]
+    assert capsys.readouterr().out.strip() == effects_table(records)
+    cl.lesson.step_effects_so_far(reference_profile="full")  # no GPU runs are committed
+    assert capsys.readouterr().out.strip() == "No committed full reference runs of resnet50 yet."

@@ -65,6 +65,16 @@ def roadmap_so_far(upto: int, runs=(), regime: str = "resnet50", reference_profi
     display(roadmap_figure(reference, runs, upto, regime))
 
 
+def step_effects_so_far(regime: str = "resnet50", reference_profile: str = "cpu") -> None:
+    """Print what each step did to the committed reference runs' top-1, beside the paper's, with the noise
+    band and its reading (``teach.step_effects``): only steps whose run and whose parent's run exist."""
+    from ..training.results import reference_results
+    from .step_effects import effects_table
+
+    records = [r for rs in reference_results(regime, reference_profile).values() for r in rs]
+    print(effects_table(records) if records else f"No committed {reference_profile} reference runs of {regime} yet.")
+
+
 def plot_history(*runs):
     """Training curves of one or more runs: train loss, validation top-1 and the learning rate per epoch."""
     import matplotlib.pyplot as plt
