@@ -14,10 +14,9 @@
 # recipe search found, and do three exercises.
 #
 # **Time:** `smoke` (what the tests run) about 25 s on 2 CPU cores (measured, on a machine shared with other
-# jobs) · `cpu` about 15 minutes, most of it two training runs (step 0, about 3 minutes; step 1, about 8);
-# the optional variant adds 8 (estimated from the training speed measured on a 2-core AVX-512 machine; about
-# 2.5x that on a 2-core AVX2 machine, where an epoch took about 100 s; not yet timed end to end under `cpu`)
-# · `colab` about 15 minutes (an estimate: not measured on a T4). The training cells print their progress,
+# jobs) · `cpu` **9 minutes**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with
+# AVX-512, after notebook 01, whose step 0 it loads): most of it step 1's training run, 534 s there (about
+# twice that on a 2-core AVX2 machine); the optional variant adds one more run · `colab` about 15 minutes (an estimate: not measured on a T4). The training cells print their progress,
 # epoch by epoch.
 
 # %% [markdown]
