@@ -15,8 +15,8 @@
 #
 # **Time:** `smoke` (what the tests run) about 25 s on 2 CPU cores (measured, on a machine shared with other
 # jobs) · `cpu` **9 minutes**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with
-# AVX-512, after notebook 01, whose step 0 it loads): most of it step 1's training run, 534 s there (about
-# twice that on a 2-core AVX2 machine); the optional variant adds one more run · `colab` about 15 minutes (an estimate: not measured on a T4). The training cells print their progress,
+# AVX-512, after notebook 01, whose step 0 it loads): most of it step 1's training run, 534 s there (14.5
+# minutes on a quiet 2-core AVX2 machine); the optional variant adds one more run · `colab` about 15 minutes (an estimate: not measured on a T4). The training cells print their progress,
 # epoch by epoch.
 
 # %% [markdown]
