@@ -34,7 +34,7 @@ def test_section_totals_every_run_and_names_the_provenance():
                            [record(1, 0, 70.0, {"expansion": 2}, wall=900)])
     assert "cpu (2 cores, AMD EPYC, AVX2), profile cpu, imagenette at 64 px, 12 epochs + step 0: 4, seed 0" in text
     assert "3 runs, 0.5 h of training in all" in text
-    assert "| 1 | modern training recipe | 0 | +2.69 | +30.0 | unknown | 1 / 1 | same sign as the paper |" in text
+    assert "| 1 | modern training recipe | 0 | +2.69 | +30.0 | unknown | 1 / 1 | same sign as the paper, noise not measured yet |" in text
     assert tool["section"]([], []) == "No reference runs are committed yet."
 
 

@@ -30,7 +30,7 @@ def test_effects_read_inside_the_noise_same_or_opposite_sign():
 def test_kernel_branches_are_compared_with_the_last_adopted_step():
     effects = step_effects(runs(s7=[60.0], s8=[60.5], s9=[61.0], s11=[62.0]))
     assert [(e.index, e.parent, e.band) for e in effects] == [(8, 7, None), (9, 7, None), (11, 9, None)]
-    assert "| 11 | kernel size 11 | 9 | -0.10 | +1.0 | unknown | 1 / 1 | opposite sign to the paper |" in (
+    assert "| 11 | kernel size 11 | 9 | -0.10 | +1.0 | unknown | 1 / 1 | opposite sign to the paper, noise not measured yet |" in (
         effects_table(runs(s9=[61.0], s11=[62.0])))
 
 

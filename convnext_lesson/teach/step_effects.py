@@ -30,7 +30,8 @@ class StepEffect:
     def verdict(self) -> str:
         if self.band is not None and abs(self.ours) <= self.band:
             return "inside the noise"
-        return "same sign as the paper" if self.ours * self.paper > 0 else "opposite sign to the paper"
+        sign = "same sign as the paper" if self.ours * self.paper > 0 else "opposite sign to the paper"
+        return sign if self.band is not None else f"{sign}, noise not measured yet"
 
 
 def pooled_std(tops: dict[int, list[float]]) -> float | None:

@@ -16,9 +16,10 @@
 # experiment of your own: a stage ratio the paper did not adopt.
 #
 # **Time:** `smoke` (what the tests run) about 30 s on 2 CPU cores (measured, on a machine shared with other
-# jobs) · `cpu` about 25 minutes, most of it three training runs of about 8 minutes each (estimated from the
-# training speed measured on a 2-core AVX-512 machine; about 2.5x that on a 2-core AVX2 machine, where an
-# epoch took about 100 s; not yet timed end to end under `cpu`) · `colab` about 30 minutes (an estimate: not
+# jobs) · `cpu` **23 minutes**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with
+# AVX-512, after notebooks 01-02): three training runs, step 2 (612 s, while other work shared the cores),
+# the depth variant (387 s) and step 3 (385 s); expect 1.6-2.1 times that on a 2-core AVX2 machine ·
+# `colab` about 30 minutes (an estimate: not
 # measured on a T4). The training cells print their progress, epoch by epoch.
 
 # %% [markdown]
