@@ -17,10 +17,10 @@
 # groups).
 #
 # **Time:** `smoke` (what the tests run) about 40 s on 2 CPU cores (measured, on a machine shared with other
-# jobs) · `cpu` about 30 minutes, most of it three training runs of about 8 minutes each (the dense- conv
-# experiment is the slowest) (estimated from the training speed measured on a 2-core AVX-512 machine; about
-# 2.5x that on a 2-core AVX2 machine, where an epoch took about 100 s; not yet timed end to end under `cpu`)
-# · `colab` about 30 minutes (an estimate: not measured on a T4). The training cells print their progress,
+# jobs) · `cpu` **26 minutes**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with
+# AVX-512, after notebooks 01-03): three training runs, step 4 (308 s), step 5 (556 s) and the dense-conv
+# experiment, the slowest (688 s); expect 1.6-2.1 times that on a 2-core AVX2 machine · `colab` about 30
+# minutes (an estimate: not measured on a T4). The training cells print their progress,
 # epoch by epoch.
 
 # %%
