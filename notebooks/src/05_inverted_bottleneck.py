@@ -16,12 +16,12 @@
 # although the depthwise conv now works on 4x the channels · train step 6 · write the inverted bottleneck
 # yourself · try a smaller expansion ratio (an experiment).
 #
-# **Time:** `smoke` (what the tests run) about 35 s on 2 CPU cores (measured, on a machine shared with other
-# jobs) · `cpu` about 25 minutes, most of it three training runs of about 8 minutes each (step 5 is loaded,
-# not retrained, if notebook 04 ran with the same profile) (estimated from the training speed measured on a
-# 2-core AVX-512 machine; about 2.5x that on a 2-core AVX2 machine, where an epoch took about 100 s; not yet
-# timed end to end under `cpu`) · `colab` about 30 minutes (an estimate: not measured on a T4). The training
-# cells print their progress, epoch by epoch.
+# **Time:** `smoke` (what the tests run) about 35 s on 2 CPU cores (measured, on a machine shared with
+# other jobs) · `cpu` **14 minutes**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC
+# with AVX-512, after the notebooks before it): two training runs, step 6 (561 s) and the expansion-2
+# experiment (246 s); step 5 is loaded from notebook 04; expect 1.6-2.1 times that on a 2-core AVX2
+# machine · `colab` about 30 minutes (an estimate: not measured on a T4). The training cells print their
+# progress, epoch by epoch.
 
 # %%
 import importlib.util, subprocess, sys

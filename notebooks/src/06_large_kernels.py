@@ -17,11 +17,11 @@
 # paper · see how far a unit looks, in theory and in practice (effective receptive fields) · train steps 7
 # and 9 and one branch · try a 13x13 kernel (an experiment).
 #
-# **Time:** `smoke` (what the tests run) about 50 s on 2 CPU cores (measured, on a machine shared with other
-# jobs) · `cpu` about 35 minutes, most of it four training runs of about 8 minutes each (estimated from the
-# training speed measured on a 2-core AVX-512 machine; about 2.5x that on a 2-core AVX2 machine, where an
-# epoch took about 100 s; not yet timed end to end under `cpu`) · `colab` about 40 minutes (an estimate: not
-# measured on a T4). The training cells print their progress, epoch by epoch.
+# **Time:** `smoke` (what the tests run) about 50 s on 2 CPU cores (measured, on a machine shared with
+# other jobs) · `cpu` **33 minutes**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC
+# with AVX-512, after the notebooks before it): four training runs, steps 7 (437 s), 9 (468 s) and 11 (493
+# s) and the 13x13 experiment (550 s); expect 1.6-2.1 times that on a 2-core AVX2 machine · `colab` about
+# 40 minutes (an estimate: not measured on a T4). The training cells print their progress, epoch by epoch.
 
 # %%
 import importlib.util, subprocess, sys

@@ -15,11 +15,11 @@
 # LayerNorm normalise over · find out why fvcore's count moves when the paper's does not · train steps 12-15
 # · do three exercises and one experiment (LayerNorm with ResNet's activations).
 #
-# **Time:** `smoke` (what the tests run) about 40 s on 2 CPU cores (measured, on a machine shared with other
-# jobs) · `cpu` about 45 minutes, most of it five training runs of about 8 minutes each (estimated from the
-# training speed measured on a 2-core AVX-512 machine; about 2.5x that on a 2-core AVX2 machine, where an
-# epoch took about 100 s; not yet timed end to end under `cpu`) · `colab` about 50 minutes (an estimate: not
-# measured on a T4). The training cells print their progress, epoch by epoch.
+# **Time:** `smoke` (what the tests run) about 40 s on 2 CPU cores (measured, on a machine shared with
+# other jobs) · `cpu` **37 minutes**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC
+# with AVX-512, after the notebooks before it): five training runs, steps 12-15 (324-454 s each) and the
+# every-activation experiment (605 s); expect 1.6-2.1 times that on a 2-core AVX2 machine · `colab` about
+# 50 minutes (an estimate: not measured on a T4). The training cells print their progress, epoch by epoch.
 
 # %%
 import importlib.util, subprocess, sys

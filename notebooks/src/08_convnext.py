@@ -14,10 +14,10 @@
 # beside ours · read the paper's comparison with Swin-T and ResNet-50 · do three exercises and one experiment.
 #
 # **Time:** `smoke` (what the tests run) about 1 minute on 2 CPU cores (measured, on a machine shared with
-# other jobs) · `cpu` about 30 minutes, most of it three training runs of about 8 minutes each and counting
-# the ConvNeXt family (estimated from the training speed measured on a 2-core AVX-512 machine; about 2.5x
-# that on a 2-core AVX2 machine, where an epoch took about 100 s; not yet timed end to end under `cpu`) ·
-# `colab` about 30 minutes (an estimate: not measured on a T4). The training cells print their progress,
+# other jobs) · `cpu` **17 minutes**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC
+# with AVX-512, after the notebooks before it): two training runs, step 16 (465 s) and the no-layer-scale
+# experiment (484 s), step 15 loaded from notebook 07; expect 1.6-2.1 times that on a 2-core AVX2 machine
+# · `colab` about 30 minutes (an estimate: not measured on a T4). The training cells print their progress,
 # epoch by epoch.
 
 # %%

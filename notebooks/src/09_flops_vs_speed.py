@@ -2,8 +2,10 @@
 # # 09 · FLOPs are not speed
 #
 # **Time:** `smoke` (what the tests run) about 1 minute on 2 CPU cores (measured, on a machine shared with
-# other jobs) · `cpu` the same, it trains nothing (the timings are of the cpu-profile networks whatever the
-# profile; not yet timed end to end under `cpu`) · `colab` a few minutes more for the GPU cells (an estimate: not measured on a T4).
+# other jobs) · `cpu` **20 s**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with
+# AVX-512, after the notebooks before it): it trains nothing, and its timings are of the cpu-profile
+# networks whatever the profile · `colab` a few minutes more for the GPU cells (an estimate: not measured
+# on a T4).
 #
 # **Where we are.** Every step of the roadmap was judged at (almost) equal FLOPs. But FLOPs count
 # arithmetic, and a network's speed also depends on how many bytes it moves. The paper notes that

@@ -1,11 +1,10 @@
 # %% [markdown]
 # # 10 · Pretrained ConvNeXt: using, fine-tuning and porting published weights
 #
-# **Time:** `smoke` (what the tests run) about 25 s on 2 CPU cores (measured, on a machine shared with other
-# jobs) · `cpu` a few minutes: the fine-tuning run is 40 steps (estimated from the training speed measured
-# on a 2-core AVX-512 machine; about 2.5x that on a 2-core AVX2 machine, where an epoch took about 100 s;
-# not yet timed end to end under `cpu`) · `colab` about 10 minutes (an estimate: not measured on a T4). The
-# training cells print their progress, epoch by epoch.
+# **Time:** `smoke` (what the tests run) about 25 s on 2 CPU cores (measured, on a machine shared with
+# other jobs) · `cpu` **60 s**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with
+# AVX-512, after the notebooks before it), with the 40-step fine-tuning run · `colab` about 10 minutes (an
+# estimate: not measured on a T4). The training cells print their progress, epoch by epoch.
 #
 # **Where we are.** Notebook 08 proved that our step-16 network *is* ConvNeXt-T, tensor for tensor. The
 # paper trained it for 300 epochs on ImageNet-1K, far beyond a course budget. In
