@@ -4,10 +4,11 @@
     python tools/results_section.py --write    # replace them in README.md (between their markers)
     python tools/results_section.py --check    # exit 1 if README.md's parts are not what the records give
 
-Two generated parts. Between ``<!-- results: begin -->`` and ``<!-- results: end -->``: where the runs came
+Three generated parts. Between ``<!-- results: begin -->`` and ``<!-- results: end -->``: where the runs came
 from, one row per step (our seeds and their mean beside the paper's top-1), the step effects with the
 noise band and their reading (``teach.step_effects``), the notebooks' experiments (``reference/variants/``)
-and the CPU time it all took. Between ``<!-- notebook times: begin -->`` and its end: each notebook's
+and the CPU time it all took. Between ``<!-- follow-ups: begin -->`` and its end: each follow-up's
+hypothesis, rule, runs and reading (``teach.followups``). Between ``<!-- notebook times: begin -->`` and its end: each notebook's
 measured time under ``cpu`` (``tools/time_notebooks.py``). What the numbers mean is written by hand,
 outside the markers, from these tables.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 from statistics import mean, median
 
 from convnext_lesson.model.roadmap import roadmap_steps
+from convnext_lesson.teach.followups import FOLLOWUPS_DIR, followups_text
 from convnext_lesson.teach.roadmap_figure import run_label
 from convnext_lesson.teach.step_effects import effects_table
 from convnext_lesson.training.results import find_records
@@ -89,12 +91,13 @@ def notebook_times(records: list[dict]) -> str:
     """Each notebook's measured time under cpu, with the runs it trained and the machine."""
     if not records:
         return "No notebook has been timed under `cpu` yet."
-    lines = ["| notebook | `cpu`, measured | runs trained in it | runs it loaded | device | date |",
+    lines = ["| notebook | `cpu`, measured | runs trained in it | runs already in the runs folder | device | date |",
              "| --- | ---: | ---: | ---: | --- | --- |"]
     for r in sorted(records, key=lambda r: r["notebook"]):
         lines.append(f"| {r['notebook']} | {minutes(r['wall_time_s'])} | {len(r['trained'])} | "
                      f"{len(r['runs_already_there'])} | {r['device']} | {r['started_at'][:10]} |")
-    return "\n".join(lines)
+    total = sum(r["wall_time_s"] for r in records)
+    return "\n".join(lines) + f"\n\nThe {len(records)} notebooks above, one after another: {minutes(total)}."
 
 
 def generated() -> dict[str, str]:
@@ -102,7 +105,15 @@ def generated() -> dict[str, str]:
     records = [r for r in find_records(REFERENCE / "runs") if r["profile"] == "cpu" and r["regime"] == "resnet50"]
     variants = [r for r in find_records(REFERENCE / "variants") if r["profile"] == "cpu"]
     times = [json.loads(p.read_text()) for p in sorted(TIMES.glob("*.json"))]
-    return {"results": section(records, variants), "notebook times": notebook_times(times)}
+    return {"results": section(records, variants), "follow-ups": followups(),
+            "notebook times": notebook_times(times)}
+
+
+def followups() -> str:
+    """The follow-ups' readings, and the CPU time their runs took."""
+    runs = find_records(FOLLOWUPS_DIR)
+    hours = sum(r["wall_time_s"] for r in runs) / 3600
+    return followups_text() + f"\n\nFollow-up runs so far: {len(runs)}, {hours:.1f} h of training."
 
 
 def markers(name: str) -> tuple[str, str]:

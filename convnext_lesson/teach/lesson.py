@@ -75,6 +75,14 @@ def step_effects_so_far(regime: str = "resnet50", reference_profile: str = "cpu"
     print(effects_table(records) if records else f"No committed {reference_profile} reference runs of {regime} yet.")
 
 
+def followups_so_far() -> None:
+    """Print the follow-ups where our small-scale roadmap disagrees with the paper: each hypothesis and rule,
+    fixed before its runs, our effects from the committed runs and the rule's reading (``teach.followups``)."""
+    from .followups import report
+
+    print(report())
+
+
 def plot_history(*runs):
     """Training curves of one or more runs: train loss, validation top-1 and the learning rate per epoch."""
     import matplotlib.pyplot as plt

@@ -303,6 +303,18 @@ cl.lesson.roadmap_so_far(16, [run15, run16])
 cl.lesson.step_effects_so_far()
 
 # %% [markdown]
+# ## Where ours and the paper's disagree: follow-ups
+#
+# A disagreement is a question, not a result. For the largest ones the course states a hypothesis and the
+# rule that will read it *before* training the runs that test it, so that the runs cannot bend the
+# question to their answer. Each follow-up changes one setting (the epochs or the image size) and asks
+# whether the step's effect moves the way the hypothesis says. The readings below come from the committed
+# runs; a follow-up whose runs are not committed yet says which are missing.
+
+# %% tags=["nbval-check-output"]
+cl.lesson.followups_so_far()
+
+# %% [markdown]
 # ## ConvNeXt-T, Swin-T and ResNet-50 in the paper
 #
 # What the finished network is worth, by the paper's own measurements: every number below is the paper's
