@@ -179,9 +179,11 @@ cl.lesson.plot_history(run0)
 # %% [markdown]
 # ## Where we are
 #
-# The roadmap so far: the paper's step 0 on the left; your run (and our GPU reference runs, where they
-# exist) on the right. Our runs use a small dataset and few epochs, so read them against each other, step
-# by step, never against the paper's ImageNet accuracy.
+# The roadmap so far, one row per step as in the paper's Figure 2: the paper's step 0 on the left; on the
+# right the project's committed reference runs under the `cpu` profile (dots; with several seeds, their
+# mean and a bar from the lowest to the highest) and your runs of this notebook (crosses). Our runs use a
+# small network, a small dataset and few epochs, so read them against each other, step by step, never
+# against the paper's ImageNet accuracy.
 
 # %%
 cl.lesson.roadmap_so_far(0, [run0])

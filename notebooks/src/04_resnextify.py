@@ -244,9 +244,10 @@ cl.lesson.plot_history(run4, run5)
 # %% [markdown]
 # ## Where we are
 #
-# Left, the paper's roadmap so far: top-1 against GFLOPs, steps 0 to 5 (the dip at step 4 is the
-# depthwise conv, the jump to the right is the width). Right, your runs (and our GPU reference runs,
-# where they exist): compare them with each other, step by step, not with the paper's ImageNet numbers.
+# Left, the paper's roadmap so far, one row per step: steps 0 to 5 (step 4's dip is the depthwise conv,
+# step 5's rise the width). Right, the project's committed reference runs under the `cpu` profile (dots;
+# with several seeds, their mean and a bar from the lowest to the highest) and your runs of this notebook
+# (crosses): compare them with each other, step by step, not with the paper's ImageNet numbers.
 
 # %%
 cl.lesson.roadmap_so_far(5, [run4, run5])

@@ -248,8 +248,9 @@ cl.lesson.plot_history(run7, run9, run11)
 # ## Where we are
 #
 # The paper's roadmap up to step 11 (left): the branches (kernel 5, 9, 11) are hollow markers, off the
-# line of adopted steps. Your runs on the right (compare them with each other, not with the paper's
-# ImageNet numbers).
+# line of adopted steps. On the right the project's committed reference runs under the `cpu` profile
+# (dots; with several seeds, their mean and a bar from the lowest to the highest) and your runs of this
+# notebook (crosses). Compare them with each other, not with the paper's ImageNet numbers.
 
 # %%
 cl.lesson.roadmap_so_far(11, [run7, run9, run11])

@@ -393,8 +393,11 @@ cl.lesson.plot_history(*runs)
 # %% [markdown]
 # ## Where we are
 #
-# The roadmap from ResNet-50 to step 15: the paper on the left, our runs on the right. Steps 12-15 sit at
-# the same GFLOPs, so they stack vertically.
+# The roadmap from ResNet-50 to step 15, one row per step: the paper on the left; on the right the
+# project's committed reference runs under the `cpu` profile (dots; with several seeds, their mean and a
+# bar from the lowest to the highest) and your runs of this notebook (crosses). Steps 12-15 change no
+# GFLOPs at all, so any difference between their rows is the design alone (or the seed: notebook 08 reads
+# each step's effect against the noise band).
 
 # %%
 cl.lesson.roadmap_so_far(15, runs)
