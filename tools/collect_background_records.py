@@ -57,7 +57,7 @@ def collect(source: Path, note: str, replace: bool = False, target: Path = REFER
         results.write_record({**record, "note": note}, out)
         written.append(out)
         label = f"step {record['step']}" + (f" {record['overrides']}" if record["overrides"] else "")
-        print(f"{out.relative_to(target.parent)}: {label}, top-1 {record['top1']:.1f}%")
+        print(f"{out.relative_to(REFERENCE.parent) if out.is_relative_to(REFERENCE.parent) else out}: {label}, top-1 {record['top1']:.1f}%")
     return written
 
 
@@ -67,10 +67,12 @@ def main(argv=None) -> list[Path]:
                                                   "folder")
     parser.add_argument("--note", required=True)
     parser.add_argument("--replace", action="store_true", help="overwrite records this checkout already has")
+    parser.add_argument("--into", default="", help="a subfolder of the reference folder for a folder of records "
+                                                   "(e.g. followups, for tools/followups.py --records)")
     args = parser.parse_args(argv)
     if not args.source.is_dir():
         parser.error(f"{args.source} is not a folder")
-    return collect(args.source, args.note, args.replace)
+    return collect(args.source, args.note, args.replace, REFERENCE / args.into)
 
 
 if __name__ == "__main__":
