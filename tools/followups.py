@@ -17,7 +17,8 @@ from pathlib import Path
 
 import convnext_lesson as cl
 from convnext_lesson.model.roadmap import get_step
-from convnext_lesson.teach.followups import FOLLOWUPS, FOLLOWUPS_DIR, UNITS, Followup, followups_text, recorded
+from convnext_lesson.teach.followups import (FOLLOWUPS, FOLLOWUPS_DIR, UNITS, Followup, followups_text, recorded,
+                                              setting_of)
 from convnext_lesson.training import results
 from convnext_lesson.training.profiles import get_profile
 
@@ -29,6 +30,8 @@ def train_arguments(followup: Followup, step: int, value: int, profile: str) -> 
     modern-recipe step trains, and the original recipe trains a fixed share of them (step 0's 4 of 12)."""
     if followup.setting == "image_size":
         return {"image_size": value}
+    if followup.setting == "lr":  # the learning rate the run uses (the recipe's, after its scaling)
+        return {"recipe": {"lr": value}}
     prof = get_profile(profile)
     recipe = get_step(step).recipe
     epochs = next(e for e in range(value, math.ceil(value / prof.original_epoch_ratio) + 2)
@@ -44,7 +47,7 @@ def train(followup: Followup, runs: Path, records: Path, profile: str = "cpu") -
             print(f"== {followup.name}: step {step} at {value} {UNITS[followup.setting]}", flush=True)
             run = cl.train(step, profile=profile, out_dir=runs / followup.name, seed=0, resume=True,
                            progress=False, **train_arguments(followup, step, value, profile))
-            assert run.record[followup.setting] == value, (run.record[followup.setting], value)
+            assert setting_of(run.record, followup.setting) == value, (run.record, value)
             results.publish_record(run.run_dir, records / followup.name / followup.folder(value))
             print(f"   top-1 {run.top1:.1f}%, {run.record['wall_time_s']:.0f} s", flush=True)
 

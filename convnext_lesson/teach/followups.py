@@ -17,7 +17,12 @@ from ..training import results
 from .step_effects import step_effects
 
 FOLLOWUPS_DIR = Path(results.REFERENCE_DIR).parent / "followups"
-UNITS = {"image_size": "px", "epochs": "epochs"}  # the record field a follow-up varies, and its unit
+UNITS = {"image_size": "px", "epochs": "epochs", "lr": ""}  # the setting a follow-up varies, and its unit
+
+
+def setting_of(record: dict, setting: str) -> float:
+    """The value of a follow-up's setting in a run's record (the learning rate lives in its recipe)."""
+    return record["recipe_settings"]["lr"] if setting == "lr" else record[setting]
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class Followup:
     step: int  # the step whose effect disagrees with the paper's; compared with its parent
     hypothesis: str
     setting: str  # a key of UNITS
-    values: tuple[int, ...]  # the setting's values trained besides the ladder's own
+    values: tuple[float, ...]  # the setting's values trained besides the ladder's own
     rule: str  # how the result is read, fixed before the runs, in words ...
     read: Callable[[float, dict[int, float], float], str]  # ... and as code: (ladder, {value: effect}, band)
     trains: tuple[int, ...] = ()  # the steps trained at each value (default: the step and its parent)
@@ -34,11 +39,11 @@ class Followup:
     def steps(self) -> tuple[int, ...]:
         return self.trains or (get_step(self.step).parent, self.step)
 
-    def folder(self, value: int) -> str:
-        return f"{value}{UNITS[self.setting]}"
+    def folder(self, value: float) -> str:
+        return f"lr{value:g}" if self.setting == "lr" else f"{value}{UNITS[self.setting]}"
 
-    def label(self, value: int) -> str:
-        return f"{value} {UNITS[self.setting]}"
+    def label(self, value: float) -> str:
+        return f"lr {value:g}" if self.setting == "lr" else f"{value} {UNITS[self.setting]}"
 
 
 def _read_length_share(ladder: float, at: dict[int, float], band: float) -> str:
@@ -56,6 +61,15 @@ def _read_longer_training(ladder: float, at: dict[int, float], band: float) -> s
     if at[24] <= ladder + band:
         return "fails: at 24 epochs the deficit is as large as at 12, or larger, beyond the noise"
     return "cannot tell: the deficit shrinks, but by less than half"
+
+
+def _read_lower_lr(ladder: float, at: dict[float, float], band: float) -> str:
+    (effect,) = at.values()
+    if effect > ladder / 2:
+        return "holds: at the lower learning rate the cost is less than half of the ladder's"
+    if effect <= ladder + band:
+        return "fails: at the lower learning rate LayerNorm costs as much as at the ladder's, or more, beyond the noise"
+    return "cannot tell: the cost shrinks, but by less than half"
 
 
 def _read_rising_with_size(ladder: float, at: dict[int, float], band: float) -> str:
@@ -94,6 +108,16 @@ FOLLOWUPS = {f.name: f for f in (
         rule=("The hypothesis holds if step 3's effect (step 3 minus step 2, seed 0) rises with the image size: "
               "lower at 32 px than at 64 px, and higher at 96 px than at 64 px. It fails if either is reversed by "
               "more than the ladder's noise band; otherwise the runs cannot tell.")),
+    Followup(
+        name="layernorm-lr", step=15, setting="lr", values=(1e-3,), read=_read_lower_lr,
+        hypothesis=("LayerNorm costs step 15 points at small scale (-3.9 against the paper's +0.06) because the "
+                    "course's one peak learning rate, 2e-3 at batch 64, is too high for it: the recipe search "
+                    "chose it on steps 1 and 16 and never tried a lower one, and the paper's rate, 4e-3 at batch "
+                    "4096, is far lower per image. If so, at half the rate (1e-3) step 15's cost against step 14 "
+                    "shrinks."),
+        rule=("The hypothesis holds if step 15's effect (step 15 minus step 14, seed 0, both at lr 1e-3) is less "
+              "than half as negative as the ladder's (both at 2e-3). It fails if it is as negative as the "
+              "ladder's or more, less the ladder's noise band; otherwise the runs cannot tell.")),
 )}
 
 
@@ -113,7 +137,8 @@ def effects(followup: Followup, records: Path = FOLLOWUPS_DIR, ladder: Path = re
 
     at = {}
     for value in followup.values:
-        runs = {**{s: r for s, r in plain.items() if r[followup.setting] == value}, **recorded(followup, value, records)}
+        runs = {**{s: r for s, r in plain.items() if setting_of(r, followup.setting) == value},
+                **recorded(followup, value, records)}
         if (e := effect(runs)) is not None:
             at[value] = e
     return effect(plain), at

@@ -1,0 +1,172 @@
+"""Step 16 taken apart: which of its five changes costs the ConvNeXt shape its points in a short run.
+
+Step 16 ("sep. d.s. conv") changes five things at once (``roadmap._CONVNEXT_FINAL``): separate downsampling
+layers, an LN after the stem and one before the head, layer scale 1e-6, and ConvNeXt's truncated-normal init
+(std 0.02, zero bias) instead of Kaiming's. Each *arm* below is step 15 or step 16 with one or two of those
+changed, trained like a ladder step (``cpu`` profile, 12 epochs, seeds 0, 1, 2). The hypothesis, the rules
+and what the runs would mean were fixed here before any arm was trained (``tools/step16_parts.py`` trains
+them); ``reading`` applies the rules to the committed records. An arm's effect is the mean of its seeds
+minus the mean of its base step's ladder seeds; the noise band is the ladder's (``teach.step_effects``):
+twice the standard deviation of a difference of two means, from the pooled seed-to-seed spread.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import mean
+
+from ..training import results
+from ..training.profiles import get_profile
+from .step_effects import pooled_std
+
+PARTS_DIR = Path(results.REFERENCE_DIR).parent / "followups" / "step16-parts"
+VARIANTS_DIR = Path(results.REFERENCE_DIR).parent / "variants"
+SEEDS = (0, 1, 2)
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    step: int  # the base step (15 or 16), whose ladder runs the arm is compared with
+    overrides: dict  # config fields changed from the base step
+    label: str
+    recipe: dict = field(default_factory=dict)  # recipe settings changed (the LN follow-up's learning rate)
+
+    def matches(self, record: dict, profile: str = "cpu") -> bool:
+        """Whether ``record`` is a run of this arm (it may come from the notebooks' experiments too)."""
+        variant = dict(record.get("overrides") or {})
+        recipe = variant.pop("recipe", {}) or {}
+        return (record["step"] == self.step and record["profile"] == profile and variant == self.overrides
+                and recipe == self.recipe)
+
+
+ARMS = {a.name: a for a in (
+    Arm("kaiming-no-ls", 16, {"init": "kaiming", "layer_scale": None}, "step 16, Kaiming init, no layer scale"),
+    Arm("kaiming", 16, {"init": "kaiming"}, "step 16, Kaiming init (layer scale 1e-6 kept)"),
+    Arm("no-ls", 16, {"layer_scale": None}, "step 16, no layer scale (ConvNeXt's init kept)"),
+    Arm("in-block", 16, {"downsampling": "in_block"}, "step 16, ResNet's in-block downsampling put back"),
+    Arm("s15-separate", 15, {"downsampling": "separate"}, "step 15 with separate downsampling layers only"),
+    Arm("s15-trunc-normal", 15, {"init": "trunc_normal"}, "step 15 with ConvNeXt's init only"),
+)}
+
+HYPOTHESIS = (
+    "Step 16 loses its points at small scale through how it starts, not through what it is. ConvNeXt's "
+    "truncated-normal init (std 0.02) and layer scale 1e-6 start every residual branch at 1e-8 to 3e-7 of its "
+    "shortcut (step 15: 0.4 to 2.6), and AdamW with weight decay 0.05 at lr 2e-3 needs on the order of "
+    "1 / (lr x weight decay) = 10,000 steps to forget an init's scale, where a 12-epoch cpu run has 1,764 (the "
+    "paper's runs about 94,000). The separate downsampling layers and the two extra LNs, the paper's step, "
+    "cost little.")
+
+RULE = (
+    "With D the ladder's deficit (step 15's mean minus step 16's) and every figure a mean of three seeds: the "
+    "hypothesis holds if (a) step 16 with Kaiming init and no layer scale wins back at least three quarters of "
+    "D, (b) step 15 with separate downsampling alone loses at most a quarter of D, and (c) step 16 with in-block "
+    "downsampling put back wins back less than a quarter of D. It fails if Kaiming init without layer scale "
+    "wins back less than a quarter of D, or if separate downsampling alone costs step 15 more than half of D. "
+    "Otherwise the init and the downsampling share the loss.")
+
+START_RULE = (
+    "Which part of the start carries it (read only if the hypothesis holds), with R the points that Kaiming init "
+    "without layer scale wins back: the init carries it if Kaiming init alone (layer scale kept) wins back at "
+    "least three quarters of R; layer scale carries it if dropping layer scale alone does; both are needed if "
+    "each alone wins back less than half of R; otherwise they share it.")
+
+DECISION_RULE = (
+    "The init of the small profiles, decided for every step at once: if the hypothesis holds, the small "
+    "profiles (smoke, cpu, colab) initialise every step with Kaiming's init (steps 0-15 already do), the full "
+    "profile keeps ConvNeXt's, and the roadmap shows the init and layer scale as their own change after the "
+    "paper's step. Layer scale 1e-6 stays in the small profiles' step 16 if Kaiming init alone is within the "
+    "noise band of Kaiming init without layer scale; otherwise the small profiles train without it too. Either "
+    "way the arm with that configuration is step 16's retrained run, seed for seed, and every place that shows "
+    "step 16 says which init it was trained with.")
+
+
+@dataclass(frozen=True)
+class ArmResult:
+    arm: Arm
+    top1: tuple[float, ...]  # one per seed found, in seed order
+    base: tuple[float, ...]  # the base step's ladder seeds
+
+    @property
+    def effect(self) -> float:
+        return mean(self.top1) - mean(self.base)
+
+
+def arm_records(arm: Arm, folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, profile: str = "cpu") -> dict:
+    """{seed: record} of an arm: its own runs, and a notebook experiment with the same change (step 16's
+    ``layer_scale=None`` is notebook 08's)."""
+    size = get_profile(profile)
+    found = results.find_records(Path(folder) / arm.name) + results.find_records(variants)
+    return {r["seed"]: r for r in sorted(found, key=lambda r: r["seed"]) if arm.matches(r, profile)
+            and r["epochs"] == size.epochs and r["image_size"] == size.image_size}
+
+
+def ladder_tops(ladder: Path = results.REFERENCE_DIR, profile: str = "cpu") -> dict[int, list[float]]:
+    tops: dict[int, list[float]] = {}
+    for r in results.find_records(ladder):
+        if r["profile"] == profile and r["regime"] == "resnet50":
+            tops.setdefault(r["step"], []).append(r["top1"])
+    return tops
+
+
+def arm_results(folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, ladder: Path = results.REFERENCE_DIR,
+                profile: str = "cpu") -> dict[str, ArmResult]:
+    """The arms with at least one run, beside their base step's ladder seeds."""
+    tops = ladder_tops(ladder, profile)
+    out = {}
+    for arm in ARMS.values():
+        runs = arm_records(arm, folder, variants, profile)
+        if runs and arm.step in tops:
+            out[arm.name] = ArmResult(arm, tuple(r["top1"] for _, r in sorted(runs.items())), tuple(tops[arm.step]))
+    return out
+
+
+def band(n_arm: int, n_base: int, ladder: Path = results.REFERENCE_DIR, profile: str = "cpu") -> float:
+    """Twice the standard deviation of a difference of means of ``n_arm`` and ``n_base`` seeds (ladder spread)."""
+    s = pooled_std(ladder_tops(ladder, profile)) or 0.0
+    return 2 * s * math.sqrt(1 / n_arm + 1 / n_base)
+
+
+def read_hypothesis(deficit: float, won_back: dict[str, float]) -> str:
+    """The rule as code. ``deficit``: step 15 minus step 16; ``won_back``: each arm's effect (arm minus its base,
+    so a loss of step 15's arm is negative)."""
+    a, b, c = won_back["kaiming-no-ls"], -won_back["s15-separate"], won_back["in-block"]
+    if a < deficit / 4 or b > deficit / 2:
+        return "fails: " + ("Kaiming init without layer scale wins back less than a quarter of the deficit"
+                            if a < deficit / 4 else "separate downsampling alone costs step 15 more than half of it")
+    if a >= 3 * deficit / 4 and b <= deficit / 4 and c < deficit / 4:
+        return (f"holds: Kaiming init without layer scale wins back {a / deficit:.0%} of the deficit, separate "
+                f"downsampling alone costs step 15 {b / deficit:.0%} of it, in-block downsampling wins back "
+                f"{c / deficit:.0%}")
+    return (f"in between: Kaiming init without layer scale wins back {a / deficit:.0%}, separate downsampling "
+            f"alone costs step 15 {b / deficit:.0%}, in-block downsampling wins back {c / deficit:.0%}")
+
+
+def read_start(won_back: dict[str, float]) -> str:
+    r, init, scale = won_back["kaiming-no-ls"], won_back["kaiming"], won_back["no-ls"]
+    if init >= 3 * r / 4:
+        return f"the init carries it: Kaiming init alone wins back {init:+.1f} of {r:+.1f}"
+    if scale >= 3 * r / 4:
+        return f"layer scale carries it: dropping it alone wins back {scale:+.1f} of {r:+.1f}"
+    if init < r / 2 and scale < r / 2:
+        return f"both are needed: Kaiming init alone wins back {init:+.1f}, no layer scale alone {scale:+.1f}, " \
+               f"both {r:+.1f}"
+    return f"they share it: Kaiming init alone {init:+.1f}, no layer scale alone {scale:+.1f}, both {r:+.1f}"
+
+
+def reading(folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, ladder: Path = results.REFERENCE_DIR,
+            profile: str = "cpu") -> dict[str, str]:
+    """{'hypothesis': ..., 'start': ...}: the rules applied to the runs, or which runs are still missing."""
+    found = arm_results(folder, variants, ladder, profile)
+    tops = ladder_tops(ladder, profile)
+    short = [f"{a.name} ({len(found[a.name].top1) if a.name in found else 0} of {len(SEEDS)} seeds)"
+             for a in ARMS.values() if a.name not in found or len(found[a.name].top1) < len(SEEDS)]
+    if short or not {15, 16} <= set(tops):
+        missing = "not run yet: " + ", ".join(short or ["the ladder's steps 15 and 16"])
+        return {"hypothesis": missing, "start": missing}
+    deficit = mean(tops[15]) - mean(tops[16])
+    won_back = {name: r.effect for name, r in found.items()}
+    verdict = read_hypothesis(deficit, won_back)
+    return {"hypothesis": verdict,
+            "start": read_start(won_back) if verdict.startswith("holds") else "not read: the hypothesis does not hold"}
