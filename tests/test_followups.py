@@ -29,6 +29,9 @@ def test_hypotheses_and_rules_are_stated_before_any_run():
     ("patchify-resolution", -2.2, {32: -3.0, 96: -1.0}, 1.0, "holds"),
     ("patchify-resolution", -2.2, {32: -0.5, 96: -1.0}, 1.0, "fails"),
     ("patchify-resolution", -2.2, {32: -2.0, 96: -2.5}, 1.0, "cannot tell"),
+    ("layernorm-lr", -3.6, {1e-3: -1.0}, 0.8, "holds"),
+    ("layernorm-lr", -3.6, {1e-3: -3.2}, 0.8, "fails"),
+    ("layernorm-lr", -3.6, {1e-3: -2.3}, 0.8, "cannot tell"),
 ])
 def test_each_rule_reads_as_it_is_written(name, ladder, at, band, verdict):
     assert followups.FOLLOWUPS[name].read(ladder, at, band).startswith(verdict)
@@ -73,7 +76,15 @@ def test_a_step_the_followup_does_not_train_comes_from_the_ladder_at_that_settin
 def test_unknown_followup_names_the_valid_ones(capsys):
     with pytest.raises(SystemExit):
         tool["main"](["stem-overlap"])
-    assert "valid: recipe-epochs, downsampling-epochs, patchify-resolution" in capsys.readouterr().err
+    assert "valid: recipe-epochs, downsampling-epochs, patchify-resolution, layernorm-lr" in capsys.readouterr().err
+
+
+def test_a_learning_rate_followup_sets_the_rate_the_run_uses(tmp_path):
+    f = followups.FOLLOWUPS["layernorm-lr"]
+    assert tool["train_arguments"](f, 15, 1e-3, "cpu") == {"recipe": {"lr": 1e-3}}
+    assert f.folder(1e-3) == "lr0.001" and f.label(1e-3) == "lr 0.001"
+    run = cl.train(15, profile="smoke", out_dir=tmp_path, progress=False, **tool["train_arguments"](f, 15, 1e-3, "smoke"))
+    assert followups.setting_of(run.record, "lr") == 1e-3
 
 
 def test_notebook_08_prints_the_readings_of_the_committed_runs(capsys):

@@ -81,13 +81,15 @@ class Block(nn.Module):
         self.act_out = make_activation(cfg.activation) if cfg.activations == "all" else nn.Identity()
         self.out_channels = cout
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def branch(self, x: torch.Tensor) -> torch.Tensor:
+        """The residual branch, layer scale included: what the block adds to its shortcut."""
         y = self.act1(self.norm1(self.conv1(x)))
         y = self.act2(self.norm2(self.conv2(y)))
         y = self.act3(self.norm3(self.conv3(y)))
-        if self.layer_scale is not None:
-            y = self.layer_scale * y
-        return self.act_out(self.shortcut(x) + self.drop_path(y))
+        return self.layer_scale * y if self.layer_scale is not None else y
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act_out(self.shortcut(x) + self.drop_path(self.branch(x)))
 
 
 class Stem(nn.Module):
