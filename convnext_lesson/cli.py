@@ -55,6 +55,12 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    from .teach.doctor import main as doctor
+
+    return doctor()
+
+
 def cmd_ladder(args) -> int:
     from .training.ladder import ladder
 
@@ -121,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("--steps", help='e.g. "0-3,9,16" or "0 1 16" (default: all steps)')
     add_run_arguments(la)
     la.set_defaults(func=cmd_ladder)
+    doc = sub.add_parser("doctor", help="check this machine for the course: Python, packages, device, profile, "
+                         "data, memory, disk, and what to do about anything missing")
+    doc.set_defaults(func=cmd_doctor)
     return parser
 
 

@@ -166,7 +166,7 @@ CLI = cli_rows()
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
-    (tmp_path / "file.txt").write_text("not a folder\n")
+    (tmp_path / "file.txt").write_text("not a folder\n", encoding="utf-8")
     monkeypatch.setenv("CONVNEXT_LESSON_RUNS", str(tmp_path / "runs"))
     monkeypatch.delenv("CONVNEXT_LESSON_PROFILE", raising=False)
     return tmp_path

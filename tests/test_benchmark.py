@@ -30,7 +30,7 @@ def test_throughput_study_table_is_what_notebook_09_reads(tmp_path, capsys):
     assert set(table["torchvision_comparison"]) == {"resnet50", "convnext_tiny"}
     assert table["provenance"]["torch"] and table["provenance"]["image_size"] == 32
     path = tmp_path / "throughput.json"
-    path.write_text(json.dumps(table))
+    path.write_text(json.dumps(table), encoding="utf-8")
     show_reference_throughput(path)
     out = capsys.readouterr().out
     assert "sep. d.s. conv" in out and "batch 2, 32 px" in out

@@ -76,7 +76,7 @@ def start_lab(root_dir: Path, home: Path) -> tuple[subprocess.Popen, str]:
     settings = home / "lab-settings"
     popup = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     popup.parent.mkdir(parents=True)
-    popup.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))  # the news pop-up
+    popup.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}), encoding="utf-8")  # the news pop-up
     env = dict(os.environ,
                JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(settings),
@@ -86,7 +86,7 @@ def start_lab(root_dir: Path, home: Path) -> tuple[subprocess.Popen, str]:
                PYTHONPATH=os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
                PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     port = free_port()
-    log = open(home / "jupyter.log", "w")
+    log = open(home / "jupyter.log", "w", encoding="utf-8")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
          "--ServerApp.port_retries=0", "--IdentityProvider.token=", "--ServerApp.password=",
@@ -97,7 +97,7 @@ def start_lab(root_dir: Path, home: Path) -> tuple[subprocess.Popen, str]:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited ({server.returncode}): {(home / 'jupyter.log').read_text()[-2000:]}")
+            raise RuntimeError(f"JupyterLab exited ({server.returncode}): {(home / 'jupyter.log').read_text(encoding='utf-8')[-2000:]}")
         try:
             with urllib.request.urlopen(f"{url}/api/status", timeout=2):
                 return server, url

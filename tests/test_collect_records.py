@@ -47,7 +47,7 @@ def test_reference_folder_source_skips_notebook_timings(runs, tmp_path):
     other = tmp_path / "other" / "reference"
     results.publish_record(next(runs.glob("*/step16-separate_downsampling-seed0")), other / "runs")
     (other / "notebook_times" / "cpu").mkdir(parents=True)
-    (other / "notebook_times" / "cpu" / "01.json").write_text(json.dumps({"kind": "convnext-lesson-notebook-time"}))
+    (other / "notebook_times" / "cpu" / "01.json").write_text(json.dumps({"kind": "convnext-lesson-notebook-time"}), encoding="utf-8")
     written = tool["collect"](other, "copied", target=tmp_path / "here")
     assert [p.relative_to(tmp_path / "here").as_posix() for p in written] == [
         "runs/resnet50-smoke-imagenette-tiny-step16-seed0.json"]

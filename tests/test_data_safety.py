@@ -54,7 +54,7 @@ def test_unchanged_pack_is_hashed_once_and_a_changed_one_again(pack, tmp_path, m
     locate(pack, downloads)
     locate(pack, downloads)
     assert hashed == [pack]
-    stamp = json.loads((downloads / STEM / "imagenette2-160.source.json").read_text())
+    stamp = json.loads((downloads / STEM / "imagenette2-160.source.json").read_text(encoding="utf-8"))
     assert stamp["checksum"] == f"sha256:{SHA}" and stamp["size"] == TINY.stat().st_size
     st = pack.stat()
     os.utime(pack, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # copied again: checked again
@@ -75,11 +75,11 @@ def test_half_unpacked_or_foreign_copy_is_unpacked_anew(pack, tmp_path):
     assert (copy.train_images, copy.val_images) == (200, 200) and not (half / "x.JPEG").exists()
     assert not leftover.exists()
     stamp = downloads / STEM / "imagenette2-160.source.json"
-    stamp.write_text(json.dumps({"checksum": "sha256:" + "0" * 64}))  # a copy from another archive
+    stamp.write_text(json.dumps({"checksum": "sha256:" + "0" * 64}), encoding="utf-8")  # a copy from another archive
     marker = copy.root / "marker"
-    marker.write_text("from the other archive")
+    marker.write_text("from the other archive", encoding="utf-8")
     assert locate(pack, downloads).root == copy.root and not marker.exists()
-    assert json.loads(stamp.read_text())["checksum"] == f"sha256:{SHA}"
+    assert json.loads(stamp.read_text(encoding="utf-8"))["checksum"] == f"sha256:{SHA}"
 
 
 def test_killed_unpack_leaves_nothing_that_passes_for_a_copy(pack, tmp_path):

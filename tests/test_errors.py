@@ -112,7 +112,7 @@ def test_cli_cuda_without_a_gpu(tmp_path, capsys, no_data):
 
 def test_cli_out_is_a_file(tmp_path, capsys, no_data):
     file = tmp_path / "runs.txt"
-    file.write_text("not a folder")
+    file.write_text("not a folder", encoding="utf-8")
     for out, where in ((file, "is a file"), (file / "deeper", f"lies under the file {file}")):
         assert main(["train", "--step", "16", "--profile", "smoke", "--out", str(out)]) == 2
         assert f"output folder {out} (out_dir, command line --out) {where}; give a folder" in one_error_line(capsys)

@@ -21,7 +21,7 @@ def test_smoke_training_runs_on_the_sample_that_ships_with_the_package(tmp_path)
                           timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     [result] = tmp_path.rglob("result.json")
-    record = json.loads(result.read_text())
+    record = json.loads(result.read_text(encoding="utf-8"))
     assert record["dataset"]["name"] == "imagenette-tiny" and record["dataset"]["train_images"] == 200
     assert record["epochs"] == 3 and 0 <= record["top1"] <= 100
 

@@ -70,7 +70,7 @@ def test_every_module_is_in_a_room_or_the_front_door():
 
 
 def test_the_rooms_import_only_what_the_rule_allows():
-    found = [v for p in MODULES for v in violations(p.read_text(), module_name(p), p.name == "__init__.py")]
+    found = [v for p in MODULES for v in violations(p.read_text(encoding="utf-8"), module_name(p), p.name == "__init__.py")]
     assert not found, "\n".join(found)
 
 
@@ -100,7 +100,7 @@ def test_allowed_imports_pass_the_check():
 def test_every_module_opens_with_a_line_on_what_it_holds_and_stays_readable():
     missing, long = [], []
     for path in MODULES:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
         doc = (ast.get_docstring(ast.parse(text), clean=False) or "").split("\n")
         if not doc[0].strip() or (len(doc) > 1 and doc[1].strip()):  # a summary line, then a blank line or the end
             missing.append(str(path.relative_to(PACKAGE)))
@@ -119,7 +119,7 @@ def backward_calls(source: str) -> list[int]:
 
 def test_only_the_trainer_runs_a_backward_pass():
     """One training loop: every backward pass is the engine's (the Trainer's step, which the benchmark times)."""
-    calls = [f"{p.relative_to(PACKAGE)}:{line}" for p in MODULES for line in backward_calls(p.read_text())]
+    calls = [f"{p.relative_to(PACKAGE)}:{line}" for p in MODULES for line in backward_calls(p.read_text(encoding="utf-8"))]
     assert calls and all(c.startswith("training/engine.py:") for c in calls), calls
     assert backward_calls("loss.backward()\ntorch.autograd.backward(loss)\nbackward(loss)\n") == [1, 2, 3]
 

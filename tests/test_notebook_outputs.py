@@ -19,7 +19,7 @@ MODULE_REPR = re.compile(r"\b(eps|inplace|approximate|elementwise_affine|track_r
 
 
 def checked_cells(path: Path):
-    for index, cell in enumerate(json.loads(path.read_text())["cells"]):
+    for index, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
         if cell["cell_type"] == "code" and "nbval-check-output" in cell.get("metadata", {}).get("tags", []):
             text = "".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
                            for o in cell.get("outputs", []))
@@ -49,7 +49,7 @@ def test_every_notebook_has_checked_cells(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_is_light(path):
     """Every rebuild adds a notebook to the history again: photographs as JPEG, no saved widget state."""
-    notebook = json.loads(path.read_text())
+    notebook = json.loads(path.read_text(encoding="utf-8"))
     assert "widgets" not in notebook["metadata"], f"{path.name} saves widget state"
     assert path.stat().st_size < 400_000, f"{path.name} weighs {path.stat().st_size / 1000:.0f} KB (at most 400)"
 

@@ -12,8 +12,8 @@ def pins(lines):
 
 
 def test_environment_yml_uses_the_lock_versions():
-    lock = {k.lower(): v for k, v in pins((ROOT / "requirements-lock.txt").read_text().splitlines()).items()}
-    conda = pins((ROOT / "environment.yml").read_text().splitlines())
+    lock = {k.lower(): v for k, v in pins((ROOT / "requirements-lock.txt").read_text(encoding="utf-8").splitlines()).items()}
+    conda = pins((ROOT / "environment.yml").read_text(encoding="utf-8").splitlines())
     assert {"torch", "torchvision", "fvcore", "nbval"} <= set(conda)
     for name, version in conda.items():
         assert lock[name.lower()] == version, name
@@ -21,8 +21,8 @@ def test_environment_yml_uses_the_lock_versions():
 
 
 def test_every_dependency_is_locked():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    lock = {k.lower() for k in pins((ROOT / "requirements-lock.txt").read_text().splitlines())}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    lock = {k.lower() for k in pins((ROOT / "requirements-lock.txt").read_text(encoding="utf-8").splitlines())}
     names = project["dependencies"] + project["optional-dependencies"]["dev"]
     for requirement in names:
         assert re.match(r"[A-Za-z0-9_.\-]+", requirement)[0].lower() in lock, requirement
@@ -31,7 +31,7 @@ def test_every_dependency_is_locked():
 
 def test_a_plain_install_ships_the_three_rooms_and_their_data():
     setuptools = __import__("setuptools")
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     found = set(setuptools.find_packages(str(ROOT), include=config["packages"]["find"]["include"]))
     rooms = {"convnext_lesson", "convnext_lesson.model", "convnext_lesson.training", "convnext_lesson.teach",
              "convnext_lesson.teach.solutions"}
@@ -42,16 +42,16 @@ def test_a_plain_install_ships_the_three_rooms_and_their_data():
 
 
 def test_readme_has_the_commands_ci_runs():
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "<!-- ci: setup -->" in readme and "<!-- ci: test -->" in readme
-    assert "readme_block setup" in (ROOT / ".ci/run").read_text()
+    assert "readme_block setup" in (ROOT / ".ci/run").read_text(encoding="utf-8")
 
 
 def test_the_oldest_torch_ci_tests_the_declared_lower_bounds():
-    script = (ROOT / "tools" / "oldest_torch.sh").read_text()
+    script = (ROOT / "tools" / "oldest_torch.sh").read_text(encoding="utf-8")
     tested = {name.lower(): version for name, version in re.findall(r"^(TORCH|TORCHVISION|NUMPY)=(\S+)$", script, re.M)}
     declared = {}
-    for requirement in tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]:
+    for requirement in tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]:
         name, _, bound = requirement.partition(">=")
         declared[name] = bound
     assert tested and all(declared[name] == version for name, version in tested.items()), (tested, declared)

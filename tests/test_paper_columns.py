@@ -52,7 +52,7 @@ def test_the_row_pattern_reads_a_row():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_committed_notebook_tables_print_the_papers_values(path):
-    for cell in json.loads(path.read_text())["cells"]:
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
         text = "".join("".join(o.get("text", "")) for o in cell.get("outputs", []))
         table = TABLE_11 if "Table 11" in text else TABLE_10
         for step, values in table_rows(text).items():

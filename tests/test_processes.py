@@ -34,7 +34,7 @@ def test_torchrun_two_processes_train_and_write_one_result(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     found = list(tmp_path.rglob("*.json"))
     assert len(found) == 1, found
-    record = json.loads(found[0].read_text())
+    record = json.loads(found[0].read_text(encoding="utf-8"))
     assert record["world_size"] == 2 and record["batch_size"] == 16 and record["micro_batch"] == 8
     assert len(record["history"]) == 3 and 0 <= record["top1"] <= 100
     # rank 0 writes, once: one checkpoint, no temporaries, one summary line

@@ -47,7 +47,7 @@ def test_write_read_and_reference_results(record, tmp_path):
     assert cl.reference_results("resnet50", profile="cpu", root=tmp_path) == {}
     with pytest.raises(ValueError, match="valid regimes"):
         cl.reference_results("resnet101")
-    path.write_text(json.dumps({**record, "schema_version": 99}))
+    path.write_text(json.dumps({**record, "schema_version": 99}), encoding="utf-8")
     with pytest.raises(ValueError, match="schema_version 99 is not supported"):
         cl.read_record(path)
 
@@ -65,7 +65,7 @@ def test_publish_record_keeps_no_machine_path(record, tmp_path):
 
 def test_reference_runs_ship_with_the_package():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
-    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
         "package-data"]["convnext_lesson"]
     package = Path(cl.__file__).resolve().parent  # the package-data globs are relative to the top package
     folder = results.REFERENCE_DIR.relative_to(package).as_posix()
@@ -87,7 +87,7 @@ def test_cli_train_and_ladder(tmp_path, capsys):
                  "--no-progress"]) == 0
     folder = out / "resnet50-smoke-imagenette-tiny"
     assert (folder / "roadmap.png").stat().st_size > 10_000
-    table = (folder / "ladder.md").read_text()
+    table = (folder / "ladder.md").read_text(encoding="utf-8")
     assert "| 15 | BN -> LN |" in table and "| 16 | sep. d.s. conv |" in table
     capsys.readouterr()
     assert main(["ladder", "--profile", "smoke", "--steps", "16", "--out", str(out), "--no-progress"]) == 0

@@ -132,11 +132,11 @@ def test_notebook_conftest_removes_its_runs_folder(tmp_path):
         "import os\n\n\ndef test_kernel_sees_the_folder():\n"
         "    runs = os.environ['CONVNEXT_LESSON_RUNS']\n"
         "    assert os.path.isdir(runs)\n"
-        f"    open({str(seen)!r}, 'w').write(runs)\n")
+        f"    open({str(seen)!r}, 'w').write(runs)\n", encoding="utf-8")
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "CONVNEXT_LESSON_RUNS"} | {"TMPDIR": str(scratch)}
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(session)],
                           cwd=session, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert Path(seen.read_text()).parent == scratch and list(scratch.iterdir()) == []
+    assert Path(seen.read_text(encoding="utf-8")).parent == scratch and list(scratch.iterdir()) == []

@@ -28,7 +28,7 @@ def test_a_run_is_trained_once_and_loaded_by_the_next_notebook(tmp_path, monkeyp
     monkeypatch.setenv("CONVNEXT_LESSON_PROFILE", "cpu")  # the tool sets the profile it is given
     assert tool.main(["--profile", "smoke", "--runs", str(runs), "--notebooks", str(folder),
                       "--records", str(records), "--note", "a test"]) == 0
-    first, second = (json.loads((records / f"{n}.json").read_text()) for n in ("01_first", "02_second"))
+    first, second = (json.loads((records / f"{n}.json").read_text(encoding="utf-8")) for n in ("01_first", "02_second"))
     assert first["kind"] == tool.KIND and first["profile"] == "smoke" and first["wall_time_s"] > 0
     assert first["note"] == second["note"] == "a test"
     (trained,) = first["trained"]
@@ -47,8 +47,8 @@ def test_a_run_is_trained_once_and_loaded_by_the_next_notebook(tmp_path, monkeyp
     assert "--upto 7: no such notebook; valid: 01, 02" in capsys.readouterr().err
     assert tool.main(["--profile", "smoke", "--runs", str(runs), "--notebooks", str(folder),
                       "--records", str(records)]) == 0
-    assert json.loads((records / "01_first.json").read_text()) == first
-    assert json.loads((records / "02_second.json").read_text())["runs_already_there"] == [trained]
+    assert json.loads((records / "01_first.json").read_text(encoding="utf-8")) == first
+    assert json.loads((records / "02_second.json").read_text(encoding="utf-8"))["runs_already_there"] == [trained]
     rows = tool.table(records).splitlines()[2:]
     assert [r.split(" | ")[0] for r in rows] == ["| 01_first", "| 02_second"]
     assert all(float(r.split(" | ")[1]) < 1 for r in rows)  # minutes: smoke runs take seconds
@@ -95,10 +95,10 @@ def test_each_notebook_states_its_measured_cpu_time():
     """A notebook timed under cpu says that time at its top; one not yet timed says so instead."""
     timed = 0
     for path in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py")):
-        head = path.read_text().split("# **Time:**", 1)[1].split("\n# %%", 1)[0].replace("\n# ", " ")
+        head = path.read_text(encoding="utf-8").split("# **Time:**", 1)[1].split("\n# %%", 1)[0].replace("\n# ", " ")
         record_path = tool.RECORDS / "cpu" / f"{path.stem}.json"
         if record_path.exists():
-            record = json.loads(record_path.read_text())
+            record = json.loads(record_path.read_text(encoding="utf-8"))
             assert f"`cpu` **{tool.time_phrase(record)}**, measured" in head, path.name
             timed += 1
         else:

@@ -30,7 +30,7 @@ def from_reference(source: Path, target: Path) -> list[tuple[Path, dict]]:
     """(where it goes, record) for every record under another checkout's reference folder."""
     found = []
     for path in sorted(source.rglob("*.json")):
-        if json.loads(path.read_text()).get("kind") == results.KIND:  # not the notebook timings
+        if json.loads(path.read_text(encoding="utf-8")).get("kind") == results.KIND:  # not the notebook timings
             found.append((target / path.relative_to(source), results.read_record(path)))
     return found
 

@@ -104,7 +104,7 @@ def generated() -> dict[str, str]:
     """{marker name: its generated Markdown}."""
     records = [r for r in find_records(REFERENCE / "runs") if r["profile"] == "cpu" and r["regime"] == "resnet50"]
     variants = [r for r in find_records(REFERENCE / "variants") if r["profile"] == "cpu"]
-    times = [json.loads(p.read_text()) for p in sorted(TIMES.glob("*.json"))]
+    times = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(TIMES.glob("*.json"))]
     return {"results": section(records, variants), "follow-ups": followups(),
             "notebook times": notebook_times(times)}
 
@@ -141,7 +141,7 @@ def main(argv=None) -> int:
     action.add_argument("--check", action="store_true", help="exit 1 if README.md's part is out of date")
     args = parser.parse_args(argv)
     parts = generated()
-    text = README.read_text()
+    text = README.read_text(encoding="utf-8")
     if args.check:
         stale = [name for name, new in parts.items() if readme_part(text, name) != new]
         if stale:
@@ -152,7 +152,7 @@ def main(argv=None) -> int:
     if args.write:
         for name, new in parts.items():
             text = replace_part(text, name, new)
-        README.write_text(text)
+        README.write_text(text, encoding="utf-8")
         print(f"README.md: {', '.join(parts)} written from the committed records")
         return 0
     print("\n\n".join(parts.values()))

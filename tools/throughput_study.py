@@ -30,7 +30,7 @@ def main(argv=None) -> None:
                              repeats=args.repeats, compile=not args.no_compile, device=args.device)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(table, indent=1))
+    out.write_text(json.dumps(table, indent=1), encoding="utf-8")
     print(f"wrote {out}")
 
 

@@ -118,7 +118,7 @@ def time_phrase(record: dict) -> str:
 def write(record: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
+    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     tmp.rename(path)  # atomic: a stopped run leaves no half-written record
 
 
@@ -126,7 +126,7 @@ def table(records: Path) -> str:
     lines = ["| notebook | minutes | runs trained | device | machine load (1 min, before / after) |",
              "| --- | ---: | ---: | --- | --- |"]
     for path in sorted(records.glob("*.json")):
-        r = json.loads(path.read_text())
+        r = json.loads(path.read_text(encoding="utf-8"))
         load = r["load_average_1_5_15_min"]
         lines.append(f"| {r['notebook']} | {r['wall_time_s'] / 60:.1f} | {len(r['trained'])} | {r['device']} | "
                      f"{load['before'][0]:.1f} / {load['after'][0]:.1f} |")

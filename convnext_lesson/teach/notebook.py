@@ -18,7 +18,12 @@ def setup_notebook(profile: str | None = None) -> None:
         output.enable_custom_widget_manager()
         if not torch.cuda.is_available():
             print(COLAB_GPU_HINT)
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU (no GPU found)"
+    if torch.cuda.is_available():
+        device = torch.cuda.get_device_name(0)
+    elif torch.backends.mps.is_available():
+        device = "CPU (an Apple GPU, mps, is present: the course does not use it by default; device='mps' is untested)"
+    else:
+        device = "CPU (no GPU found)"
     chosen = get_profile(profile)
     if chosen.threads:  # smoke: tiny tensors, where a second thread costs more than it saves
         torch.set_num_threads(chosen.threads)

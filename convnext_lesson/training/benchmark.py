@@ -142,7 +142,7 @@ def show_reference_throughput(path=REFERENCE_THROUGHPUT) -> None:
               "ConvNeXt-T 774.7 images/s vs Swin-T 757.9 on a V100 (Table 1), 1943.5 vs 1325.6 on an "
               "A100 (Table 12): paper's numbers, not ours.")
         return
-    table = json.loads(path.read_text())
+    table = json.loads(path.read_text(encoding="utf-8"))
     meta = table["provenance"]
     print(f"ours: {meta['device']}, torch {meta['torch']}, batch {meta['batch_size']}, {meta['image_size']} px, "
           f"{meta['dtype']}, channels-last; median of {meta['repeats']} timings")

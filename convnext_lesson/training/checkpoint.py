@@ -6,7 +6,8 @@ any moment leaves either the previous checkpoint or the new one, whole.
 
 ``lock_run_folder`` lets one process at a time train a run folder: an ``flock`` on
 a lock file beside it, which the operating system releases when the process ends,
-however it ends (a killed run never leaves its folder locked).
+however it ends (a killed run never leaves its folder locked). Windows has no ``flock``:
+there the ``filelock`` package (installed with torch) takes the platform's own lock.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 try:
     import fcntl
-except ImportError:  # Windows: no flock, no lock
+except ImportError:  # Windows
     fcntl = None
 
 import torch
@@ -61,16 +62,16 @@ def lock_run_folder(run_dir: str | os.PathLike):
     run_dir = Path(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
     if fcntl is None:
-        yield
+        with _other_platforms_lock(run_dir):
+            yield
         return
-    with open(run_dir.parent / f".{run_dir.name}.lock", "a+") as f:
+    with open(run_dir.parent / f".{run_dir.name}.lock", "a+", encoding="utf-8") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             f.seek(0)
             pid = f.read().strip()
-            raise CheckpointError(f"another process{f' (pid {pid})' if pid else ''} is training {run_dir}; wait "
-                                  "for it to finish (or stop it), or use another output folder") from None
+            raise _busy(run_dir, pid) from None
         f.seek(0)
         f.truncate()
         f.write(str(os.getpid()))
@@ -80,6 +81,27 @@ def lock_run_folder(run_dir: str | os.PathLike):
         finally:
             f.truncate(0)
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _busy(run_dir: Path, pid: str = "") -> CheckpointError:
+    return CheckpointError(f"another process{f' (pid {pid})' if pid else ''} is training {run_dir}; wait for it "
+                           "to finish (or stop it), or use another output folder")
+
+
+@contextmanager
+def _other_platforms_lock(run_dir: Path):
+    """The run-folder lock without ``fcntl``: ``filelock``'s, which is the kernel's own lock on Windows."""
+    import filelock
+
+    lock = filelock.FileLock(str(run_dir.parent / f".{run_dir.name}.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise _busy(run_dir) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def load(path: str | os.PathLike, map_location="cpu") -> dict:

@@ -137,7 +137,7 @@ def _stem(file: str) -> str:
 
 def _read_stamp(path: Path) -> dict:
     try:
-        stamp = json.loads(path.read_text())
+        stamp = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return stamp if isinstance(stamp, dict) else {}
@@ -167,7 +167,7 @@ def _unpacked(archive: Path, expected: Archive, parent: Path, top: str) -> Path:
         raise DataError(str(error)) from error
     if stamp != seen:
         tmp = stamp_file.with_name(f".{stamp_file.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(seen))
+        tmp.write_text(json.dumps(seen), encoding="utf-8")
         os.replace(tmp, stamp_file)  # the stamp appears whole, after the copy it describes
     return target
 

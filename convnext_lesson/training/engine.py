@@ -8,7 +8,6 @@ stop on a NaN loss, and a CUDA out-of-memory error retried with half the micro-b
 from __future__ import annotations
 
 import math
-import resource
 import signal
 import threading
 import time
@@ -24,6 +23,7 @@ from torch.utils.data import DataLoader
 from . import checkpoint as ckpt
 from .distributed import DistInfo, all_reduce_sum, barrier
 from .recipes import BatchMixer, Recipe, make_optimizer, make_scheduler
+from .memory import peak_rss_mb
 from .runtime import amp_dtype_for, autocast, default_device, grad_scaler
 from .seeding import EpochSampler, mix_seed
 
@@ -291,7 +291,7 @@ class Trainer:
     def _peak_memory_mb(self) -> float:
         if self.device.type == "cuda":
             return torch.cuda.max_memory_allocated(self.device) / 2**20
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB -> MiB (process peak RSS)
+        return peak_rss_mb()  # the process's peak resident memory
 
     def _end_epoch(self) -> dict:
         totals = all_reduce_sum(torch.tensor([self.partial["loss_sum"], float(self.partial["samples"])],

@@ -70,7 +70,7 @@ def ladder(profile=None, steps=None, dataset=None, regime: str = "resnet50", dat
     plot_path = folder / "roadmap.png"
     if records:
         folder.mkdir(parents=True, exist_ok=True)
-        table_path.write_text(f"# Roadmap ({regime}), profile {prof.name}, {dataset}\n\n{table}\n")
+        table_path.write_text(f"# Roadmap ({regime}), profile {prof.name}, {dataset}\n\n{table}\n", encoding="utf-8")
         plot_roadmap(records, regime).savefig(plot_path, dpi=120, bbox_inches="tight")
         if verbose:
             print(table)

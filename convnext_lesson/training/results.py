@@ -84,7 +84,7 @@ def cpu_description() -> str:
     decide its speed (an epoch took 2.5x as long on a 2-core AVX2 machine as on a 2-core AVX-512 one)."""
     model = platform.processor()
     try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
                      if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
@@ -112,7 +112,7 @@ def write_record(record: dict, path: str | os.PathLike) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     finally:  # a full disk leaves no partial temporary behind
         tmp.unlink(missing_ok=True)
@@ -132,7 +132,7 @@ def validate(record: dict) -> dict:
 def read_record(path: str | os.PathLike) -> dict:
     path = Path(path)
     try:
-        record = json.loads(path.read_text())
+        record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
         raise ValueError(f"cannot read run record {path}: {error}") from error
     try:
@@ -172,7 +172,7 @@ def find_records(folder: str | os.PathLike) -> list[dict]:
     records = []
     for path in sorted(folder.rglob("*.json")):
         try:
-            record = json.loads(path.read_text())
+            record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             continue
         if isinstance(record, dict) and record.get("kind") == KIND:
