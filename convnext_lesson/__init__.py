@@ -10,6 +10,7 @@ from .model import (FAMILY, REGIMES, NetConfig, Network, Step, build_convnext, b
                     load_official_weights, load_torchvision_weights, roadmap, roadmap_steps, to_official_state_dict,
                     to_torchvision_state_dict, weights)
 from .teach import diagrams, exercises, layer_costs, lesson, notebook, pretrained, receptive_field
+from .teach.doctor import check_environment
 from .teach.notebook import setup_notebook
 from .training import benchmark, checkpoint, data, distributed, download, engine, profiles, recipes, results
 from .training.data import locate as locate_dataset
@@ -25,7 +26,7 @@ __version__ = "0.1.0"
 __all__ = ["NetConfig", "Network", "Step", "FAMILY", "REGIMES", "build_model", "build_convnext",
            "convnext_config", "get_step", "roadmap_steps", "count_flops", "count_params", "count_roadmap",
            "count_step", "flop_report", "load_torchvision_weights", "to_torchvision_state_dict",
-           "load_official_weights", "to_official_state_dict", "setup_notebook", "roadmap_explorer",
+           "load_official_weights", "to_official_state_dict", "setup_notebook", "check_environment", "roadmap_explorer",
            "kernel_explorer", "DATASETS", "locate_dataset", "ladder", "plot_roadmap", "PROFILES", "get_profile",
            "get_recipe", "read_record", "reference_results", "write_record", "RunResult", "train", "RunPlan",
            "plan_run", "execute",

@@ -48,7 +48,7 @@ def cmd_train(args) -> int:
     run = train(args.step, profile=args.profile, dataset=args.dataset, regime=args.regime, data_dir=args.data_dir,
                 out_dir=args.out, seed=args.seed, resume=args.resume, download=args.download, ema=args.ema,
                 epochs=args.epochs, image_size=args.image_size, batch_size=args.batch_size,
-                micro_batch=args.micro_batch, compile=args.compile or None, device=args.device,
+                micro_batch=args.micro_batch, compile=args.compile or None, device=args.device, amp=args.amp,
                 progress=not args.no_progress)
     if run.record is not None:
         print(run)
@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--ema", action="store_true", help="also keep and evaluate an EMA of the weights")
     tr.add_argument("--micro-batch", type=positive_int, help="images per process at once (gradient accumulation)")
     tr.add_argument("--compile", action="store_true", help="torch.compile the model")
+    tr.add_argument("--amp", choices=("auto", "bf16", "fp16", "none"), default="auto",
+                    help="mixed precision: auto (bf16 on Ampere and later, fp16 on older GPUs, none on a CPU), "
+                         "or a choice; none trains in full precision")
     tr.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
     tr.set_defaults(func=cmd_train)
 

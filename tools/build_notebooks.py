@@ -4,6 +4,7 @@
     python tools/build_notebooks.py 03 08       # only these
     python tools/build_notebooks.py --no-execute
     python tools/build_notebooks.py 00 --prose-only   # only markdown changed: copy it in, keep the outputs
+    python tools/build_notebooks.py --colab        # only rewrite install cells, badges and Colab metadata
     CONVNEXT_LESSON_PROFILE=cpu python tools/build_notebooks.py 03   # outputs from another profile
 
 Sources are notebooks/src/NN_name.py in jupytext's "percent" format (one cell per
@@ -19,10 +20,73 @@ import re
 import sys
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 
-NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
 WIDGET = "application/vnd.jupyter.widget-view+json"
+INSTALL_START = "import importlib.util, subprocess, sys\n"
+INSTALL_END = "# end of the install cell's Colab part\n"
+BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+COLAB_METADATA = {"colab": {"provenance": [], "gpuType": "T4"}, "accelerator": "GPU"}
+
+
+def release() -> tuple[str, str]:
+    """(the repository's address, the release tag the course installs): both from pyproject.toml, the one place
+    they live. A release is tagged v<version>, so a class installs what was tested, whatever main does later."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    return project["urls"]["Repository"], f"v{project['version']}"
+
+
+def install_code() -> str:
+    """The Colab part of every notebook's first code cell: install the course once, and on failure show pip's
+    own output (Colab hides a subprocess's) and what to do next."""
+    url, tag = release()
+    return (INSTALL_START +
+            'if importlib.util.find_spec("convnext_lesson") is None:  # on Colab: install the course package once\n'
+            f'    SOURCE = "git+{url}@{tag}"\n'
+            f'    # offline or a private copy? SOURCE = "/content/convnext_lesson-{tag[1:]}-py3-none-any.whl" (uploaded)\n'
+            '    # or SOURCE = "/content/drive/MyDrive/convnext-lesson" (a clone on Drive)\n'
+            '    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", SOURCE], capture_output=True, '
+            'text=True)\n'
+            "    if pip.returncode != 0:  # Colab hides a subprocess's output: show pip's, then stop\n"
+            '        print(pip.stdout[-3000:], pip.stderr[-3000:], sep="\\n")\n'
+            '        raise RuntimeError(f"pip could not install the course from {SOURCE}: its output is above. "\n'
+            '                           "Is the runtime online? If not, set SOURCE as the comments above say.")\n'
+            + INSTALL_END)
+
+
+def colab_url(notebook: str) -> str:
+    url, tag = release()
+    return f"https://colab.research.google.com/github/{url.removeprefix('https://github.com/')}/blob/{tag}/notebooks/{notebook}"
+
+
+def badge(notebook: str) -> str:
+    return f"{BADGE}({colab_url(notebook)})"
+
+
+def with_install_cell(code: str) -> str:
+    """``code`` (a first code cell) with its Colab part replaced by ``install_code()``."""
+    start = code.index(INSTALL_START)
+    end = code.index(INSTALL_END) + len(INSTALL_END) if INSTALL_END in code else code.index("import torch\n")
+    return code[:start] + install_code() + code[end:]
+
+
+def with_badge(markdown: str, notebook: str) -> str:
+    """A first markdown cell with the notebook's Colab badge on the line under its title."""
+    lines = [line for line in markdown.split("\n") if not line.startswith(BADGE)]
+    return "\n".join(lines[:1] + [badge(notebook)] + lines[1:])
+
+
+def apply_colab(nb, notebook: str):
+    """Install cell, badge and Colab metadata (a GPU runtime) of a notebook, in place."""
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    first_code.source = with_install_cell(first_code.source)
+    first_md = next(c for c in nb.cells if c.cell_type == "markdown")
+    first_md.source = with_badge(first_md.source, notebook)
+    nb.metadata.update(COLAB_METADATA)
+    return nb
 
 
 def sources(selected: list[str]) -> list[Path]:
@@ -58,7 +122,7 @@ def build(source: Path, execute: bool, timeout: int) -> float:
     import nbformat
     from nbclient import NotebookClient
 
-    nb = jupytext.read(source)
+    nb = apply_colab(jupytext.read(source), f"{source.stem}.ipynb")
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata.pop("jupytext", None)
     start = time.perf_counter()
@@ -99,14 +163,37 @@ def update_prose(source: Path) -> int:
     return changed
 
 
+def update_colab(source: Path) -> None:
+    """Write the install cell and badge into a source and its built notebook (whose outputs stay: with the
+    package installed, the install cell prints nothing), and the Colab metadata into the notebook. The source
+    is edited as text (a percent-format comment per markdown line), so nothing else in it moves."""
+    import nbformat
+
+    text = source.read_text(encoding="utf-8")
+    lines = [line for line in with_install_cell(text).split("\n") if not line.startswith("# " + BADGE)]
+    title = next(i for i, line in enumerate(lines) if line.startswith("# # "))
+    lines.insert(title + 1, "# " + badge(f"{source.stem}.ipynb"))
+    source.write_text("\n".join(lines), encoding="utf-8")
+    path = NOTEBOOKS / f"{source.stem}.ipynb"
+    if path.exists():
+        nbformat.write(apply_colab(nbformat.read(path, as_version=4), path.name), path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", help="number prefixes, e.g. 01 03 (default: all)")
     parser.add_argument("--no-execute", action="store_true", help="write the notebooks without outputs")
     parser.add_argument("--prose-only", action="store_true", help="only copy changed markdown cells in, keeping "
                         "the outputs (refused when a code cell changed)")
+    parser.add_argument("--colab", action="store_true", help="only rewrite the install cells, badges and Colab "
+                        "metadata of the sources and notebooks from pyproject.toml (outputs kept)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     args = parser.parse_args()
+    if args.colab:
+        for source in sources(args.notebooks):
+            update_colab(source)
+            print(f"{source.stem}: install cell, badge and Colab metadata written")
+        return
     if args.prose_only:
         for source in sources(args.notebooks):
             print(f"{source.stem}.ipynb  {update_prose(source)} markdown cells updated")

@@ -124,3 +124,8 @@ def main() -> int:
     fixes = sum(line.startswith("FIX") for line in text.splitlines())
     print(f"\n{fixes} thing(s) to fix" if fixes else "\nnothing to fix: the course runs here")
     return 1 if fixes else 0
+
+
+def check_environment() -> None:
+    """Print the doctor's report (notebook 00); ``python -m convnext_lesson doctor`` prints the same."""
+    print(report())

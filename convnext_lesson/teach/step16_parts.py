@@ -25,22 +25,38 @@ VARIANTS_DIR = Path(results.REFERENCE_DIR).parent / "variants"
 SEEDS = (0, 1, 2)
 
 
+START_FIELDS = ("init", "layer_scale", "downsampling", "stem_norm", "head_norm")  # what step 16 changes
+
+
 @dataclass(frozen=True)
 class Arm:
     name: str
-    step: int  # the base step (15 or 16), whose ladder runs the arm is compared with
-    overrides: dict  # config fields changed from the base step
+    step: int  # the base step (15 or 16)
+    overrides: dict  # config fields changed from the base step as the paper builds it (ConvNeXt's init, layer scale)
     label: str
-    recipe: dict = field(default_factory=dict)  # recipe settings changed (the LN follow-up's learning rate)
+    recipe: dict = field(default_factory=dict)
+
+    @property
+    def design(self) -> dict:
+        """The five fields step 16 changes, as this arm trains them: what identifies its runs, whichever start
+        the profile gave the plain step when they were trained."""
+        from ..model.roadmap import get_step
+
+        cfg = get_step(self.step).config.replace(**self.overrides)
+        return {name: getattr(cfg, name) for name in START_FIELDS}
 
     def matches(self, record: dict, profile: str = "cpu") -> bool:
-        """Whether ``record`` is a run of this arm (it may come from the notebooks' experiments too)."""
+        """Whether ``record`` is a run of this arm: its step, its five fields, the profile's recipe."""
         variant = dict(record.get("overrides") or {})
-        recipe = variant.pop("recipe", {}) or {}
-        return (record["step"] == self.step and record["profile"] == profile and variant == self.overrides
-                and recipe == self.recipe)
+        config = record["config"]
+        return (record["step"] == self.step and record["profile"] == profile
+                and {k: config.get(k) for k in START_FIELDS} == self.design
+                and (variant.get("recipe") or {}) == self.recipe and "profile" not in variant)
 
 
+# The step-16 arms are compared with ConvNeXt's own start (the ladder's step 16 as the paper builds it);
+# the step-15 arms with the ladder's step 15.
+CONVNEXT_START = Arm("convnext-start", 16, {}, "step 16 as the paper builds it: ConvNeXt's init, layer scale 1e-6")
 ARMS = {a.name: a for a in (
     Arm("kaiming-no-ls", 16, {"init": "kaiming", "layer_scale": None}, "step 16, Kaiming init, no layer scale"),
     Arm("kaiming", 16, {"init": "kaiming"}, "step 16, Kaiming init (layer scale 1e-6 kept)"),
@@ -93,13 +109,22 @@ class ArmResult:
         return mean(self.top1) - mean(self.base)
 
 
-def arm_records(arm: Arm, folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, profile: str = "cpu") -> dict:
-    """{seed: record} of an arm: its own runs, and a notebook experiment with the same change (step 16's
-    ``layer_scale=None`` is notebook 08's)."""
+def arm_records(arm: Arm, folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, profile: str = "cpu",
+                ladder: Path = results.REFERENCE_DIR) -> dict:
+    """{seed: record} of an arm at the profile's own epochs and image size: its own runs, a notebook experiment
+    with the same design (step 16 without layer scale is notebook 08's), or ladder runs of that design."""
     size = get_profile(profile)
-    found = results.find_records(Path(folder) / arm.name) + results.find_records(variants)
+    found = (results.find_records(Path(folder) / arm.name) + results.find_records(variants)
+             + results.find_records(ladder))
     return {r["seed"]: r for r in sorted(found, key=lambda r: r["seed"]) if arm.matches(r, profile)
             and r["epochs"] == size.epochs and r["image_size"] == size.image_size}
+
+
+def base_tops(arm: Arm, folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, ladder: Path = results.REFERENCE_DIR,
+              profile: str = "cpu") -> list[float]:
+    """Top-1 of what an arm is compared with: ConvNeXt's own start for step 16, the ladder's step 15."""
+    base = CONVNEXT_START if arm.step == 16 else Arm("step15", 15, {}, "step 15")
+    return [r["top1"] for _, r in sorted(arm_records(base, folder, variants, profile, ladder).items())]
 
 
 def ladder_tops(ladder: Path = results.REFERENCE_DIR, profile: str = "cpu") -> dict[int, list[float]]:
@@ -112,13 +137,13 @@ def ladder_tops(ladder: Path = results.REFERENCE_DIR, profile: str = "cpu") -> d
 
 def arm_results(folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, ladder: Path = results.REFERENCE_DIR,
                 profile: str = "cpu") -> dict[str, ArmResult]:
-    """The arms with at least one run, beside their base step's ladder seeds."""
-    tops = ladder_tops(ladder, profile)
+    """The arms with at least one run, beside what each is compared with."""
     out = {}
     for arm in ARMS.values():
-        runs = arm_records(arm, folder, variants, profile)
-        if runs and arm.step in tops:
-            out[arm.name] = ArmResult(arm, tuple(r["top1"] for _, r in sorted(runs.items())), tuple(tops[arm.step]))
+        runs = arm_records(arm, folder, variants, profile, ladder)
+        base = base_tops(arm, folder, variants, ladder, profile)
+        if runs and base:
+            out[arm.name] = ArmResult(arm, tuple(r["top1"] for _, r in sorted(runs.items())), tuple(base))
     return out
 
 
@@ -159,13 +184,13 @@ def reading(folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, ladder: Pat
             profile: str = "cpu") -> dict[str, str]:
     """{'hypothesis': ..., 'start': ...}: the rules applied to the runs, or which runs are still missing."""
     found = arm_results(folder, variants, ladder, profile)
-    tops = ladder_tops(ladder, profile)
     short = [f"{a.name} ({len(found[a.name].top1) if a.name in found else 0} of {len(SEEDS)} seeds)"
              for a in ARMS.values() if a.name not in found or len(found[a.name].top1) < len(SEEDS)]
-    if short or not {15, 16} <= set(tops):
-        missing = "not run yet: " + ", ".join(short or ["the ladder's steps 15 and 16"])
+    if short:
+        missing = "not run yet: " + ", ".join(short)
         return {"hypothesis": missing, "start": missing}
-    deficit = mean(tops[15]) - mean(tops[16])
+    start = found["kaiming-no-ls"]
+    deficit = mean(found["s15-separate"].base) - mean(start.base)  # step 15 minus ConvNeXt's own start
     won_back = {name: r.effect for name, r in found.items()}
     verdict = read_hypothesis(deficit, won_back)
     return {"hypothesis": verdict,

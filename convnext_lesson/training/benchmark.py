@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .engine import forward_backward
-from .runtime import amp_dtype_for, autocast, default_device
+from .runtime import amp_dtype_for, autocast, configure_cuda, default_device
 
 MODES = ("inference", "train")
 
@@ -33,6 +33,8 @@ class Throughput:
     device: str
     peak_memory_mib: float | None  # CUDA only
     repeats: int
+    tf32: bool = False  # TF32 matrix products and convolutions were allowed (CUDA, Ampere and later)
+    cudnn_benchmark: bool = False  # cuDNN's autotuner was on, as in training
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -58,7 +60,10 @@ def measure_throughput(model: nn.Module, *, mode: str = "inference", batch_size:
     device = torch.device(device) if device else default_device()
     dtype = dtype or amp_dtype_for(device) or torch.float32
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    cuda_settings = configure_cuda(device)  # the same as training switches on, whatever ran before
     model = model.to(device, memory_format=memory_format).train(mode == "train")
+    if compile:  # a fresh dynamo per network: after 8 networks its recompile limit would quietly run them eagerly
+        torch._dynamo.reset()
     step_model = torch.compile(model) if compile else model
     generator = torch.Generator(device=device).manual_seed(0)
     images = torch.randn(batch_size, 3, image_size, image_size, device=device, generator=generator)
@@ -93,7 +98,8 @@ def measure_throughput(model: nn.Module, *, mode: str = "inference", batch_size:
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
     return Throughput(mode, median, (max(rates) - min(rates)) / median, batch_size, image_size,
                       str(dtype).removeprefix("torch."), channels_last, compile,
-                      torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU", peak, repeats)
+                      torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU", peak, repeats,
+                      **cuda_settings)
 
 
 # How big a speed measurement is under each profile: (batch, image size, timed repeats).

@@ -24,7 +24,7 @@ from . import checkpoint as ckpt
 from .distributed import DistInfo, all_reduce_sum, barrier
 from .recipes import BatchMixer, Recipe, make_optimizer, make_scheduler
 from .memory import peak_rss_mb
-from .runtime import amp_dtype_for, autocast, default_device, grad_scaler
+from .runtime import autocast, configure_cuda, default_device, grad_scaler, resolve_amp
 from .seeding import EpochSampler, mix_seed
 
 LOSS_CHECK_EVERY = 20  # steps between loss read-backs (each one waits for the GPU)
@@ -90,7 +90,8 @@ class Trainer:
     def __init__(self, model: nn.Module, train_set, val_set, recipe: Recipe, *, epochs: int, batch_size: int,
                  seed: int, run_dir: Path, spec: dict, num_classes: int, micro_batch: int | None = None,
                  device: torch.device | None = None, dist: DistInfo = DistInfo(), workers: int = 0,
-                 channels_last: bool = False, compile: bool = False, param_groups: list[dict] | None = None,
+                 channels_last: bool = False, compile: bool = False, amp: str = "auto",
+                 param_groups: list[dict] | None = None,
                  max_steps_per_epoch: int | None = None, progress: bool = True, verbose: bool = True):
         self.device = device or default_device()
         self.dist, self.recipe, self.epochs, self.seed = dist, recipe, epochs, seed
@@ -109,10 +110,8 @@ class Trainer:
             raise ValueError(f"the training set ({len(train_set)} images) is smaller than one batch ({batch_size})")
         self.total_steps = self.steps_per_epoch * epochs
 
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
-            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-        self.amp_dtype = amp_dtype_for(self.device)
+        self.cuda_settings = configure_cuda(self.device)  # cuDNN autotuning and TF32, as the speed measurements
+        self.amp_dtype = resolve_amp(amp, self.device)
         self.channels_last = channels_last
         self.raw_model = model.to(self.device)
         if channels_last:
@@ -186,8 +185,9 @@ class Trainer:
             self.ema.update_parameters(self.raw_model)
         return total / self.accum
 
-    def _shrink_after_oom(self, error: Exception) -> None:
-        """Half the micro-batch, twice the accumulation: the same effective batch in less memory."""
+    def _shrink_after_oom(self, message: str) -> None:
+        """Half the micro-batch, twice the accumulation: the same effective batch in less memory. Called outside
+        the ``except`` block, so that the failed step's activations are garbage and ``empty_cache`` frees them."""
         self.optimizer.zero_grad(set_to_none=True)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
@@ -195,7 +195,7 @@ class Trainer:
             why = ("several processes cannot agree on a new size mid-run" if self.dist.enabled
                    else f"micro-batch {self.micro} cannot be halved")
             raise TrainingError(f"out of memory at micro-batch {self.micro} and {why}; restart with a smaller "
-                                "micro_batch (command line: --micro-batch)") from error
+                                f"micro_batch (command line: --micro-batch). The device said: {message[:300]}")
         self.micro //= 2
         self.accum *= 2
         if self.verbose:
@@ -219,10 +219,13 @@ class Trainer:
         try:
             while self.step < self.steps_per_epoch:
                 torch.manual_seed(mix_seed(self.seed, epoch, self.step, self.dist.rank))  # mixing, drop path
+                oom = None
                 try:
                     loss = self._train_step(batches)
                 except torch.cuda.OutOfMemoryError as error:  # torch.OutOfMemoryError in torch >= 2.5
-                    self._shrink_after_oom(error)
+                    oom = str(error)  # only the text: the error's traceback holds the failed step's tensors
+                if oom is not None:  # outside the except, where those tensors are free again
+                    self._shrink_after_oom(oom)
                     self.sampler.start = self.step * self.rank_batch
                     batches = iter(self.train_loader)
                     continue
@@ -252,8 +255,8 @@ class Trainer:
             kept = (f"the last good checkpoint (end of epoch {self.epoch}) is kept at {self.ckpt_path}"
                     if self.history else "no checkpoint was written yet")
             raise TrainingError(f"the loss became {value} in epoch {self.epoch + 1}, step {self.step} (learning rate "
-                                f"{self.step_lr:.3g}): training diverged. {kept}. Try a lower learning rate or full "
-                                "precision")
+                                f"{self.step_lr:.3g}): training diverged. {kept}. Try a lower learning rate, or full "
+                                "precision (amp='none'; command line: --amp none)")
         return value
 
     def _should_stop(self, stop: StopRequest) -> bool:
@@ -277,16 +280,30 @@ class Trainer:
         sums = torch.zeros(4, device=self.device, dtype=torch.float64)
         for x, y in self.val_loader:
             x, y = self._to_device(x, y)
-            with self._autocast():
-                logits = model(x)
-            logits = logits.float()
-            top = logits.topk(min(5, logits.shape[1]), dim=1).indices.eq(y[:, None])
-            sums += torch.stack([F.cross_entropy(logits, y, reduction="sum").double(), top[:, 0].sum().double(),
-                                 top.any(1).sum().double(), torch.tensor(float(len(y)), device=self.device,
-                                                                         dtype=torch.float64)])
+            sums += self._eval_sums(model, x, y)
         model.train(was_training)
         loss, top1, top5, n = all_reduce_sum(sums, self.dist).tolist()
         return {"val_loss": loss / n, "val_top1": 100 * top1 / n, "val_top5": 100 * top5 / n}
+
+    def _eval_sums(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """(loss sum, top-1 hits, top-5 hits, images) of one batch; on CUDA out-of-memory, the batch in halves
+        (the sums do not depend on how the batch is split)."""
+        oom = False
+        try:
+            with self._autocast():
+                logits = model(x).float()
+        except torch.cuda.OutOfMemoryError:
+            oom = True
+        if oom:  # outside the except: the failed forward's tensors are free now
+            torch.cuda.empty_cache()
+            if len(y) == 1:
+                raise TrainingError("out of memory evaluating a single image; use a smaller image size or model")
+            half = len(y) // 2
+            return self._eval_sums(model, x[:half], y[:half]) + self._eval_sums(model, x[half:], y[half:])
+        top = logits.topk(min(5, logits.shape[1]), dim=1).indices.eq(y[:, None])
+        return torch.stack([F.cross_entropy(logits, y, reduction="sum").double(), top[:, 0].sum().double(),
+                            top.any(1).sum().double(), torch.tensor(float(len(y)), device=self.device,
+                                                                    dtype=torch.float64)])
 
     def _peak_memory_mb(self) -> float:
         if self.device.type == "cuda":

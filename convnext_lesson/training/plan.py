@@ -27,7 +27,7 @@ from .datasets import get_dataset_info
 from .engine import steps_per_epoch
 from .profiles import PROFILES, Profile, get_profile, scale_config
 from .recipes import Recipe, describe, ema_decay_for, get_recipe
-from .runtime import amp_dtype_for, amp_name, check_device, in_colab
+from .runtime import amp_dtype_for, amp_name, check_device, in_colab, resolve_amp
 
 ENV_RUNS = "CONVNEXT_LESSON_RUNS"
 # Profile fields that only change how fast a run goes, not what it computes.
@@ -49,7 +49,7 @@ class RunPlan:
     steps_per_epoch: int  # as the Trainer counts them, from the dataset's published size
     seed: int
     device: torch.device
-    amp: torch.dtype | None  # mixed precision on this device (runtime.amp_dtype_for)
+    amp: torch.dtype | None  # mixed precision on this device (runtime.resolve_amp of the call's choice)
     out_dir: Path
     variant: dict  # what makes the run differ from the profile's plain step (the data copy is added on execution)
     data_dir: str | os.PathLike | None = None
@@ -145,11 +145,18 @@ def _recipe_changes(recipe, changes: dict) -> dict:
     return checked
 
 
+def short_run_start(cfg: NetConfig) -> NetConfig:
+    """``cfg`` as a short run starts it: Kaiming's init and no layer scale. ConvNeXt's truncated-normal init and
+    layer scale 1e-6 start every residual branch at 1e-8 to 3e-7 of its shortcut, and a run of a few thousand
+    optimizer steps cannot grow them (the step-16 parts in ``teach/step16_parts.py`` measure what that costs)."""
+    return cfg.replace(init="kaiming", layer_scale=None)
+
+
 def plan_run(step: int | str = 16, profile: str | Profile | None = None, dataset: str | None = None,
              regime: str = "resnet50", data_dir=None, out_dir=None, seed: int = 0, resume: bool = False,
              download: bool | None = None, ema: bool = False, recipe: dict | None = None, epochs: int | None = None,
              image_size: int | None = None, batch_size: int | None = None, micro_batch: int | None = None,
-             compile: bool | None = None, device: str | None = None, **overrides) -> RunPlan:
+             compile: bool | None = None, device: str | None = None, amp: str = "auto", **overrides) -> RunPlan:
     """The plan of ``train(...)`` with the same arguments (see ``run.train``); every argument is checked here."""
     st = get_step(step, regime)
     base = get_profile(profile)
@@ -169,6 +176,8 @@ def plan_run(step: int | str = 16, profile: str | Profile | None = None, dataset
     recipe_changes = _recipe_changes(scaled_recipe, dict(recipe or {}))
     recipe = scaled_recipe.replace(**recipe_changes) if recipe_changes else scaled_recipe
     cfg = scale_config(st.config, prof.width_mult, prof.depth_mult)
+    if prof.short_run_start:  # the small profiles' start, for every step at once (only step 16 changes by it)
+        cfg = short_run_start(cfg)
     if recipe.drop_path and not cfg.drop_path:  # the recipe's stochastic depth, unless the step sets its own
         cfg = cfg.replace(drop_path=round(recipe.drop_path, 6))
     overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
@@ -177,6 +186,7 @@ def plan_run(step: int | str = 16, profile: str | Profile | None = None, dataset
         raise ValueError(f"image_size={prof.image_size} is too small: the network needs at least "
                          f"{cfg.min_input_size} px")
     dev = check_device(device)
+    amp_dtype = resolve_amp(amp, dev)
     out_dir_from_env = out_dir is None and bool(os.environ.get(ENV_RUNS))
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir()
     check_out_dir(out_dir)
@@ -192,9 +202,10 @@ def plan_run(step: int | str = 16, profile: str | Profile | None = None, dataset
         sizing = {k: v for k, v in base.as_dict().items()
                   if k not in _SPEED_ONLY and v != getattr(registered, k)} | sizing
     variant = {**overrides, **({"recipe": recipe_changes} if recipe_changes else {}),
-               **({"profile": sizing} if sizing else {}), **({"ema": True} if ema else {})}
+               **({"profile": sizing} if sizing else {}), **({"ema": True} if ema else {}),
+               **({"amp": amp_name(amp_dtype)} if amp_dtype != amp_dtype_for(dev) else {})}
     return RunPlan(step=st, profile=prof, dataset=dataset, num_classes=info.num_classes, config=cfg, recipe=recipe,
-                   epochs=run_epochs, steps_per_epoch=steps, seed=seed, device=dev, amp=amp_dtype_for(dev),
+                   epochs=run_epochs, steps_per_epoch=steps, seed=seed, device=dev, amp=amp_dtype,
                    out_dir=out_dir, variant=variant, data_dir=data_dir,
                    # Colab sessions start bare and are online: fetch the official archive there
                    download=in_colab() if download is None else download,

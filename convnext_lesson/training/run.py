@@ -119,11 +119,13 @@ def execute(plan: RunPlan, progress: bool = True, verbose: bool = True) -> RunRe
             print(f"step {st.index} ({st.name}), {st.recipe} recipe, profile {prof.name}: {plan.dataset} ({copy.origin}"
                   f"{', ' + copy.file if copy.file else ''}) at {prof.image_size} px, {plan.epochs} epochs, batch "
                   f"{prof.batch_size}, seed {plan.seed}, {count_params(model) / 1e6:.2f}M params, device {dev}"
+                  + (", the short-run start (Kaiming init, no layer scale)" if prof.short_run_start and
+                     (st.config.init, st.config.layer_scale) != (plan.config.init, plan.config.layer_scale) else "")
                   + (f" x {dist.world_size} processes" if dist.enabled else ""))
         trainer = Trainer(model, train_set, val_set, recipe, epochs=plan.epochs, batch_size=prof.batch_size,
                           seed=plan.seed, run_dir=run_dir, spec=spec, num_classes=plan.num_classes,
                           micro_batch=prof.micro_batch, device=dev, dist=dist, workers=prof.workers,
-                          channels_last=prof.channels_last, compile=prof.compile,
+                          channels_last=prof.channels_last, compile=prof.compile, amp=amp_name(plan.amp),
                           max_steps_per_epoch=prof.max_steps_per_epoch, progress=progress, verbose=verbose)
         with cpu_threads(prof.threads):
             history = trainer.fit(resume=plan.resume)
@@ -178,7 +180,7 @@ def make_record(plan: RunPlan, copy, variant: dict, trainer: Trainer, history: l
         "wall_time_s": trainer.wall_time, "images_per_s": samples / max(train_time, 1e-9),
         "peak_memory_mb": max(m["peak_memory_mb"] for m in history),
         **results.environment(trainer.device),
-        "amp": amp_name(trainer.amp_dtype), "channels_last": prof.channels_last, "compiled": prof.compile,
+        "amp": amp_name(trainer.amp_dtype), **trainer.cuda_settings, "channels_last": prof.channels_last, "compiled": prof.compile,
         "started_at": trainer.started_at,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "resumes": trainer.resumes,
         "history": history,

@@ -51,7 +51,20 @@ def cpu_threads(threads: int | None):
         torch.set_num_threads(before)
 
 
+def configure_cuda(device: torch.device) -> dict:
+    """What training and the speed measurements both switch on for a CUDA device, and records name: cuDNN's
+    autotuner (the input sizes are fixed) and TF32 matrix products and convolutions (Ampere and later). Returns
+    the settings, for the record; on other devices nothing is switched on."""
+    if device.type != "cuda":
+        return {"tf32": False, "cudnn_benchmark": False}
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    return {"tf32": torch.cuda.get_device_capability(device)[0] >= 8, "cudnn_benchmark": True}
+
+
 # -- the mixed-precision policy: the one place that decides it, for training and for speed measurements --------
+
+AMP_CHOICES = ("auto", "bf16", "fp16", "none")
 
 
 def amp_dtype_for(device: torch.device) -> torch.dtype | None:
@@ -60,6 +73,19 @@ def amp_dtype_for(device: torch.device) -> torch.dtype | None:
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
+
+
+def resolve_amp(choice: str | None, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for a precision choice: ``auto`` (or None) is ``amp_dtype_for``; ``none`` trains in
+    full precision (the way out when fp16 diverges on an older GPU)."""
+    choice = choice or "auto"
+    if choice not in AMP_CHOICES:
+        raise ValueError(f"amp={choice!r} is not valid; choose one of {', '.join(AMP_CHOICES)}")
+    if choice == "auto":
+        return amp_dtype_for(device)
+    if choice == "fp16" and device.type != "cuda":
+        raise ValueError(f"amp='fp16' needs a CUDA GPU (this run is on {device.type}); use bf16 or none")
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "none": None}[choice]
 
 
 def amp_name(dtype: torch.dtype | None) -> str:

@@ -1,5 +1,6 @@
 # %% [markdown]
 # # 00 · Setup and tour
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/convnext-lesson/convnext-lesson/blob/v0.1.0/notebooks/00_setup_and_tour.ipynb)
 #
 # In 2022, "A ConvNet for the 2020s" (Liu et al.) asked a simple question: Vision Transformers had
 # overtaken convolutional networks on ImageNet, but was that the attention, or the many design choices
@@ -18,11 +19,29 @@
 # %%
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("convnext_lesson") is None:  # on Colab: install the course package once
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/convnext-lesson/convnext-lesson"], check=True)
+    SOURCE = "git+https://github.com/convnext-lesson/convnext-lesson@v0.1.0"
+    # offline or a private copy? SOURCE = "/content/convnext_lesson-0.1.0-py3-none-any.whl" (uploaded)
+    # or SOURCE = "/content/drive/MyDrive/convnext-lesson" (a clone on Drive)
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", SOURCE], capture_output=True, text=True)
+    if pip.returncode != 0:  # Colab hides a subprocess's output: show pip's, then stop
+        print(pip.stdout[-3000:], pip.stderr[-3000:], sep="\n")
+        raise RuntimeError(f"pip could not install the course from {SOURCE}: its output is above. "
+                           "Is the runtime online? If not, set SOURCE as the comments above say.")
+# end of the install cell's Colab part
 import torch
 import convnext_lesson as cl
 cl.setup_notebook()
+
+# %% [markdown]
+# ## Check this machine
+#
+# The same check as `python -m convnext_lesson doctor` in a terminal: Python and the package versions
+# against what the course needs, the device and the profile it will use and why, the datasets it finds,
+# free memory and disk. A line marked FIX says what to do; NOTE lines work as they are. Your lines will
+# differ from anyone else's: that is the point.
+
+# %%
+cl.check_environment()
 
 # %% [markdown]
 # ## Profiles: how big is a training run?

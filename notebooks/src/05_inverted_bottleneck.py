@@ -1,5 +1,6 @@
 # %% [markdown]
 # # 05 · The inverted bottleneck (step 6)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/convnext-lesson/convnext-lesson/blob/v0.1.0/notebooks/05_inverted_bottleneck.ipynb)
 #
 # **Where we are.** After notebook 04 (step 5) the network has Swin-T's stage ratio, a patchify stem,
 # a depthwise 3x3 conv in every block and Swin-T's widths, 96 to 768. Its block is still ResNet's
@@ -26,8 +27,15 @@
 # %%
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("convnext_lesson") is None:  # on Colab: install the course package once
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/convnext-lesson/convnext-lesson"], check=True)
+    SOURCE = "git+https://github.com/convnext-lesson/convnext-lesson@v0.1.0"
+    # offline or a private copy? SOURCE = "/content/convnext_lesson-0.1.0-py3-none-any.whl" (uploaded)
+    # or SOURCE = "/content/drive/MyDrive/convnext-lesson" (a clone on Drive)
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", SOURCE], capture_output=True, text=True)
+    if pip.returncode != 0:  # Colab hides a subprocess's output: show pip's, then stop
+        print(pip.stdout[-3000:], pip.stderr[-3000:], sep="\n")
+        raise RuntimeError(f"pip could not install the course from {SOURCE}: its output is above. "
+                           "Is the runtime online? If not, set SOURCE as the comments above say.")
+# end of the install cell's Colab part
 import torch
 from torch import nn
 import matplotlib.pyplot as plt

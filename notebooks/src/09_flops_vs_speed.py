@@ -1,5 +1,6 @@
 # %% [markdown]
 # # 09 · FLOPs are not speed
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/convnext-lesson/convnext-lesson/blob/v0.1.0/notebooks/09_flops_vs_speed.ipynb)
 #
 # **Time:** `smoke` (what the tests run) about 1 minute on 2 CPU cores (measured, on a machine shared with
 # other jobs) · `cpu` **20 s**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with
@@ -22,8 +23,15 @@
 # %%
 import importlib.util, subprocess, sys
 if importlib.util.find_spec("convnext_lesson") is None:  # on Colab: install the course package once
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "git+https://github.com/convnext-lesson/convnext-lesson"], check=True)
+    SOURCE = "git+https://github.com/convnext-lesson/convnext-lesson@v0.1.0"
+    # offline or a private copy? SOURCE = "/content/convnext_lesson-0.1.0-py3-none-any.whl" (uploaded)
+    # or SOURCE = "/content/drive/MyDrive/convnext-lesson" (a clone on Drive)
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", SOURCE], capture_output=True, text=True)
+    if pip.returncode != 0:  # Colab hides a subprocess's output: show pip's, then stop
+        print(pip.stdout[-3000:], pip.stderr[-3000:], sep="\n")
+        raise RuntimeError(f"pip could not install the course from {SOURCE}: its output is above. "
+                           "Is the runtime online? If not, set SOURCE as the comments above say.")
+# end of the install cell's Colab part
 import torch
 import convnext_lesson as cl
 from convnext_lesson.training.benchmark import layer_intensity, measure_throughput
