@@ -21,9 +21,9 @@ from pathlib import Path
 from statistics import mean, median
 
 from convnext_lesson.model.roadmap import roadmap_steps
-from convnext_lesson.teach.followups import FOLLOWUPS_DIR, followups_text
+from convnext_lesson.teach.followups import FOLLOWUPS, FOLLOWUPS_DIR, followups_text
 from convnext_lesson.teach.roadmap_figure import run_label
-from convnext_lesson.teach.step_effects import effects_table
+from convnext_lesson.teach.step_effects import effects_table, label_as_run
 from convnext_lesson.training.results import find_records
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +46,7 @@ def steps_table(records: list[dict]) -> str:
             lines.append(f"| {step.index} | {step.label} | | 0 | not run yet | | {step.paper_top1:.2f} | |")
             continue
         tops = ", ".join(f"{r['top1']:.1f}" for r in runs)
-        lines.append(f"| {step.index} | {step.label} | {runs[0]['params'] / 1e6:.2f}M | {len(runs)} | {tops} | "
+        lines.append(f"| {step.index} | {label_as_run(step, runs)} | {runs[0]['params'] / 1e6:.2f}M | {len(runs)} | {tops} | "
                      f"{mean(r['top1'] for r in runs):.1f} | {step.paper_top1:.2f} | "
                      f"{minutes(median(r['wall_time_s'] for r in runs))} |")
     return "\n".join(lines)
@@ -105,13 +105,29 @@ def generated() -> dict[str, str]:
     records = [r for r in find_records(REFERENCE / "runs") if r["profile"] == "cpu" and r["regime"] == "resnet50"]
     variants = [r for r in find_records(REFERENCE / "variants") if r["profile"] == "cpu"]
     times = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(TIMES.glob("*.json"))]
-    return {"results": section(records, variants), "follow-ups": followups(),
+    return {"results": section(records, variants), "follow-ups": followups(), "step 16 parts": step16_parts(),
             "notebook times": notebook_times(times)}
+
+
+def step16_parts() -> str:
+    """Step 16 taken apart: each part's runs, the hypothesis, the rule fixed before the runs and its reading."""
+    from convnext_lesson.teach import step16_parts as parts
+
+    runs = find_records(parts.PARTS_DIR)
+    read = parts.reading()
+    return "\n\n".join([
+        parts.parts_table(),
+        f"*Hypothesis (written before the runs):* {parts.HYPOTHESIS}",
+        f"*Rule:* {parts.RULE} {parts.START_RULE}",
+        f"*Decision rule:* {parts.DECISION_RULE}",
+        f"*Reading:* {read['hypothesis']}. *Which part of the start:* {read['start']}.",
+        f"Runs of the parts so far (beside the ladder's): {len(runs)}, "
+        f"{sum(r['wall_time_s'] for r in runs) / 3600:.1f} h of training."])
 
 
 def followups() -> str:
     """The follow-ups' readings, and the CPU time their runs took."""
-    runs = find_records(FOLLOWUPS_DIR)
+    runs = [r for name in FOLLOWUPS for r in find_records(FOLLOWUPS_DIR / name)]  # the parts are counted apart
     hours = sum(r["wall_time_s"] for r in runs) / 3600
     return followups_text() + f"\n\nFollow-up runs so far: {len(runs)}, {hours:.1f} h of training."
 

@@ -165,13 +165,14 @@ def ours(followup: Followup, records: Path = FOLLOWUPS_DIR, ladder: Path = resul
     return ", ".join(found) or "no runs yet"
 
 
-def report(records: Path = FOLLOWUPS_DIR, ladder: Path = results.REFERENCE_DIR, profile: str = "cpu") -> str:
-    """The follow-ups as plain text, wrapped (notebook 08)."""
+def report(records: Path = FOLLOWUPS_DIR, ladder: Path = results.REFERENCE_DIR, profile: str = "cpu",
+           names=None) -> str:
+    """The follow-ups (``names``: only those) as plain text, wrapped (notebooks 07 and 08)."""
     def para(head: str, text: str) -> str:
         return textwrap.fill(text, 100, initial_indent=head, subsequent_indent="    ")
 
     parts = []
-    for f in FOLLOWUPS.values():
+    for f in (FOLLOWUPS[n] for n in names) if names else FOLLOWUPS.values():
         parts.append("\n".join([
             f"{f.name}: step {f.step} ({get_step(f.step).label})",
             para("    hypothesis: ", f.hypothesis), para("    rule: ", f.rule),

@@ -75,16 +75,42 @@ def step_effects_so_far(regime: str = "resnet50", reference_profile: str = "cpu"
     print(effects_table(records) if records else f"No committed {reference_profile} reference runs of {regime} yet.")
 
 
-def followups_so_far() -> None:
+def step_effect(index: int, regime: str = "resnet50", reference_profile: str = "cpu") -> None:
+    """Print one step's effect on the committed reference runs beside the paper's, with its noise band."""
+    from ..training.results import reference_results
+    from .step_effects import step_effects
+
+    records = [r for rs in reference_results(regime, reference_profile).values() for r in rs]
+    found = [e for e in step_effects(records, regime) if e.index == index]
+    if not found:
+        print(f"step {index}: no committed {reference_profile} runs of it and of its parent yet")
+        return
+    e = found[0]
+    band = f"±{e.band:.1f}" if e.band is not None else "noise not measured yet"
+    print(f"step {e.index} ({e.label}) against step {e.parent}: ours {e.ours:+.1f} points (noise band {band}; "
+          f"means of {e.seeds[0]} and {e.seeds[1]} seeds, profile {reference_profile}), the paper's {e.paper:+.2f}: "
+          f"{e.verdict}")
+
+
+def followups_so_far(*names: str) -> None:
     """Print the follow-ups where our small-scale roadmap disagrees with the paper: each hypothesis and rule,
     fixed before its runs, our effects from the committed runs and the rule's reading (``teach.followups``)."""
     from .followups import report
 
+    print(report(names=names or None))
+
+
+def step16_parts_so_far() -> None:
+    """Print step 16 taken apart: each part's committed runs, the hypothesis, the rule fixed before the runs and
+    its reading (``teach.step16_parts``)."""
+    from .step16_parts import report
+
     print(report())
 
 
-def plot_history(*runs):
-    """Training curves of one or more runs: train loss, validation top-1 and the learning rate per epoch."""
+def plot_history(*runs, labels=None):
+    """Training curves of one or more runs (or their records): train loss, validation top-1 and the learning
+    rate per epoch; ``labels`` names each curve (default: its step, profile and dataset)."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
@@ -93,7 +119,8 @@ def plot_history(*runs):
         record = getattr(run, "record", run)
         history = record["history"]
         epochs = [m["epoch"] for m in history]
-        label = f"step {record['step']} ({record['profile']}, {record['dataset']['name']})"
+        label = (labels[runs.index(run)] if labels else
+                 f"step {record['step']} ({record['profile']}, {record['dataset']['name']})")
         axes[0].plot(epochs, [m["train_loss"] for m in history], "o-", label=label)
         axes[1].plot(epochs, [m["val_top1"] for m in history], "o-", label=label)
         axes[2].plot(epochs, [m["lr"] for m in history], "o-", label=label)

@@ -195,3 +195,77 @@ def reading(folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, ladder: Pat
     verdict = read_hypothesis(deficit, won_back)
     return {"hypothesis": verdict,
             "start": read_start(won_back) if verdict.startswith("holds") else "not read: the hypothesis does not hold"}
+
+
+def _mean(tops) -> str:
+    return f"{mean(tops):.1f}"
+
+
+def parts_rows(folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, ladder: Path = results.REFERENCE_DIR,
+               profile: str = "cpu") -> list[dict]:
+    """One row per arm with runs: label, base step, top-1 per seed, mean, effect against its base, noise band."""
+    rows = []
+    start = arm_records(CONVNEXT_START, folder, variants, profile, ladder)
+    if start:
+        tops = [r["top1"] for _, r in sorted(start.items())]
+        rows.append({"label": CONVNEXT_START.label, "base": None, "top1": tops, "mean": mean(tops), "effect": None,
+                     "band": None})
+    for name, r in arm_results(folder, variants, ladder, profile).items():
+        rows.append({"label": r.arm.label, "base": "ConvNeXt's start" if r.arm.step == 16 else "step 15",
+                     "top1": list(r.top1), "mean": mean(r.top1), "effect": r.effect,
+                     "band": band(len(r.top1), len(r.base), ladder, profile)})
+    return rows
+
+
+def parts_table(folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, ladder: Path = results.REFERENCE_DIR,
+                profile: str = "cpu") -> str:
+    """The arms as a Markdown table (README)."""
+    lines = ["| run | compared with | top-1 per seed | mean | effect | noise band (2 sd) |",
+             "| --- | --- | --- | ---: | ---: | ---: |"]
+    for row in parts_rows(folder, variants, ladder, profile):
+        effect = "" if row["effect"] is None else f"{row['effect']:+.1f}"
+        band_text = "" if row["band"] is None else f"±{row['band']:.1f}"
+        lines.append(f"| {row['label']} | {row['base'] or ''} | {', '.join(f'{t:.1f}' for t in row['top1'])} | "
+                     f"{row['mean']:.1f} | {effect} | {band_text} |")
+    return "\n".join(lines)
+
+
+def report(folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, ladder: Path = results.REFERENCE_DIR,
+           profile: str = "cpu") -> str:
+    """The arms and the rules' readings as plain text (notebook 08): only what the committed records say."""
+    import textwrap
+
+    lines = [f"{'run':62s} {'top-1 per seed':>20s} {'mean':>5s} {'effect':>7s} {'band':>6s}"]
+    for row in parts_rows(folder, variants, ladder, profile):
+        effect = "" if row["effect"] is None else f"{row['effect']:+.1f}"
+        band_text = "" if row["band"] is None else f"±{row['band']:.1f}"
+        lines.append(f"{row['label']:62s} {', '.join(f'{t:.1f}' for t in row['top1']):>20s} "
+                     f"{row['mean']:5.1f} {effect:>7s} {band_text:>6s}")
+    read = reading(folder, variants, ladder, profile)
+    lines += ["", "effect: the run's mean minus that of what it is compared with (ConvNeXt's start for step 16's "
+                  "parts, step 15 for step 15's)", ""]
+    for head, text in (("hypothesis: ", HYPOTHESIS), ("rule: ", RULE), ("reading: ", read["hypothesis"]),
+                       ("which part of the start: ", read["start"])):
+        lines.append(textwrap.fill(text, 110, initial_indent=head, subsequent_indent="    "))
+    return "\n".join(lines)
+
+
+def ending_summary(folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, ladder: Path = results.REFERENCE_DIR,
+                   profile: str = "cpu") -> str:
+    """The means the course's ending rests on, printed from the records with their provenance (notebook 08)."""
+    tops = ladder_tops(ladder, profile)
+    start = [r["top1"] for r in arm_records(CONVNEXT_START, folder, variants, profile, ladder).values()]
+    short = [r["top1"] for r in arm_records(ARMS["kaiming-no-ls"], folder, variants, profile, ladder).values()]
+    every = [r for r in results.find_records(ladder) if r["profile"] == profile]
+    size = get_profile(profile)
+    devices = sorted({r["device"] for r in every})
+    rows = [("step 1: ResNet-50's shape, the modern recipe", tops.get(1, [])),
+            ("step 15: BN -> LN", tops.get(15, [])),
+            ("step 16 as the paper builds it (ConvNeXt's init, layer scale 1e-6)", start),
+            ("step 16 with the short-run start (Kaiming init, no layer scale)", short)]
+    lines = [f"Our runs: profile {profile}, {size.dataset} at {size.image_size} px, {size.epochs} epochs, "
+             f"{'; '.join(devices)}; the mean of each row's seeds:"]
+    for label, values in rows:
+        if values:
+            lines.append(f"  {label:70s} {mean(values):5.1f}%  ({len(values)} seed{'s' if len(values) != 1 else ''})")
+    return "\n".join(lines)

@@ -34,6 +34,18 @@ class StepEffect:
         return sign if self.band is not None else f"{sign}, noise not measured yet"
 
 
+def label_as_run(step, records: list[dict]) -> str:
+    """A step's label, with what its runs changed when they all started it differently from the paper's build
+    (step 16 under the short-run start: Kaiming init, no layer scale)."""
+    runs = [r for r in records if r["step"] == step.index]
+    configs = [r.get("config") or {} for r in runs]
+    starts = {(c.get("init", step.config.init), c.get("layer_scale", step.config.layer_scale)) for c in configs}
+    if len(starts) == 1 and starts != {(step.config.init, step.config.layer_scale)}:
+        init, scale = next(iter(starts))
+        return f"{step.label} ({init} init, {'no layer scale' if scale is None else f'layer scale {scale:g}'})"
+    return step.label
+
+
 def pooled_std(tops: dict[int, list[float]]) -> float | None:
     """Pooled seed-to-seed standard deviation over steps with two or more seeds (None if there are none)."""
     repeated = [t for t in tops.values() if len(t) > 1]
@@ -57,7 +69,8 @@ def step_effects(records: list[dict], regime: str = "resnet50") -> list[StepEffe
         before, after = tops[step.parent], tops[step.index]
         band = 2 * s * math.sqrt(1 / len(before) + 1 / len(after)) if s is not None else None
         paper = step.paper_top1 - get_step(step.parent, regime).paper_top1
-        rows.append(StepEffect(step.index, step.label, step.parent, paper, mean(after) - mean(before), band,
+        rows.append(StepEffect(step.index, label_as_run(step, [r for r in records if r["regime"] == regime]),
+                               step.parent, paper, mean(after) - mean(before), band,
                                (len(before), len(after))))
     return rows
 
