@@ -24,7 +24,7 @@ WITHOUT_POSIX = ("import sys, psutil; sys.modules['resource'] = None\n"  # psuti
                  "import convnext_lesson.training.checkpoint as checkpoint; checkpoint.fcntl = None\n")
 
 
-def run_without_posix(code: str, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+def run_without_posix(code: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", WITHOUT_POSIX + textwrap.dedent(code), *args], capture_output=True,
                           text=True, timeout=timeout, cwd=ROOT)
 
@@ -116,7 +116,7 @@ def test_the_doctor_says_what_to_do_about_a_package_below_its_bound(monkeypatch)
     from convnext_lesson.teach import doctor
 
     real = doctor.metadata.version
-    monkeypatch.setattr(doctor.metadata, "version", lambda name: "1.0" if name == "torchvision" else real(name))
+    monkeypatch.setattr(doctor.metadata, "version", lambda name: "0.1" if name == "torchvision" else real(name))
     line = next(l for l in doctor.package_lines() if "torchvision" in l)
     assert line.startswith("FIX") and "pip install -U 'torchvision>=" in line
 

@@ -46,7 +46,9 @@ def test_arms_train_once_and_are_found_by_their_change(tmp_path, capsys):
             "--profile", "smoke"]
     assert tool["main"](args) == 0
     found = parts.arm_records(parts.ARMS["kaiming"], tmp_path / "rec", tmp_path / "none", "smoke")
-    assert list(found) == [0] and found[0]["overrides"] == {"init": "kaiming"} and found[0]["step"] == 16
+    config = found[0]["config"]
+    assert list(found) == [0] and found[0]["step"] == 16
+    assert (config["init"], config["layer_scale"], config["downsampling"]) == ("kaiming", 1e-6, "separate")
     assert parts.arm_records(parts.ARMS["kaiming-no-ls"], tmp_path / "rec", tmp_path / "none", "smoke") == {}
     assert "== kaiming: step 16" in capsys.readouterr().out
     assert tool["main"](args) == 0
@@ -63,3 +65,22 @@ def test_notebook_08s_layer_scale_experiment_counts_as_the_no_layer_scale_arm():
     found = parts.arm_records(parts.ARMS["no-ls"])
     assert 0 in found and found[0]["overrides"] == {"layer_scale": None}
     assert parts.reading()["hypothesis"].startswith(("not run yet", "holds", "fails", "in between"))
+
+
+@pytest.mark.parametrize("gap, noise, keeps_layer_scale", [(0.5, 0.9, True), (2.9, 0.9, False), (-1.0, 0.9, True)])
+def test_the_decision_rule_reads_as_written(gap, noise, keeps_layer_scale):
+    text = parts.decide(gap, noise)
+    assert ("keep layer scale 1e-6" in text) == keeps_layer_scale and ("no layer scale:" in text) != keeps_layer_scale
+
+
+def test_the_profiles_start_follows_the_decision_the_records_give():
+    decided = parts.decision()
+    small = [cl.get_profile(p).short_run_start for p in ("smoke", "cpu", "colab")]
+    assert cl.get_profile("full").short_run_start is False
+    if "no layer scale:" in decided:
+        assert all(small)
+        assert cl.plan_run(16, profile="cpu").config.layer_scale is None
+    elif decided.startswith(("nothing changes", "not decided")):
+        assert not any(small)
+    else:
+        pytest.fail(f"the course has no switch for this decision yet: {decided}")

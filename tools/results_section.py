@@ -121,6 +121,8 @@ def step16_parts() -> str:
         f"*Rule:* {parts.RULE} {parts.START_RULE}",
         f"*Decision rule:* {parts.DECISION_RULE}",
         f"*Reading:* {read['hypothesis']}. *Which part of the start:* {read['start']}.",
+        f"*Decision:* {parts.decision()}.",
+        f"*The ConvNeXt shape at the cpu profile:* {parts.goal()}.",
         f"Runs of the parts so far (beside the ladder's): {len(runs)}, "
         f"{sum(r['wall_time_s'] for r in runs) / 3600:.1f} h of training."])
 

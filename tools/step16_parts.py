@@ -26,8 +26,9 @@ def train(names: list[str], seeds: list[int], runs: Path, records: Path, profile
             if seed in parts.arm_records(arm, records, parts.VARIANTS_DIR, profile):
                 continue
             print(f"== {name}: step {arm.step} {arm.overrides}, seed {seed}", flush=True)
+            # the arm's five fields in full: a profile's own start (the short-run start) must not change them
             run = cl.train(arm.step, profile=profile, out_dir=runs / name, seed=seed, resume=True, progress=False,
-                           **({"recipe": arm.recipe} if arm.recipe else {}), **arm.overrides)
+                           **({"recipe": arm.recipe} if arm.recipe else {}), **arm.design)
             results.publish_record(run.run_dir, records / name)
             print(f"   top-1 {run.top1:.1f}%, {run.record['wall_time_s']:.0f} s", flush=True)
 

@@ -98,6 +98,10 @@ DECISION_RULE = (
     "step 16 says which init it was trained with.")
 
 
+HYPOTHESIS_ARMS = ("kaiming-no-ls", "s15-separate", "in-block")  # what RULE reads
+START_ARMS = ("kaiming-no-ls", "kaiming", "no-ls")  # what START_RULE reads
+
+
 @dataclass(frozen=True)
 class ArmResult:
     arm: Arm
@@ -184,17 +188,47 @@ def reading(folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, ladder: Pat
             profile: str = "cpu") -> dict[str, str]:
     """{'hypothesis': ..., 'start': ...}: the rules applied to the runs, or which runs are still missing."""
     found = arm_results(folder, variants, ladder, profile)
-    short = [f"{a.name} ({len(found[a.name].top1) if a.name in found else 0} of {len(SEEDS)} seeds)"
-             for a in ARMS.values() if a.name not in found or len(found[a.name].top1) < len(SEEDS)]
-    if short:
-        missing = "not run yet: " + ", ".join(short)
-        return {"hypothesis": missing, "start": missing}
-    start = found["kaiming-no-ls"]
-    deficit = mean(found["s15-separate"].base) - mean(start.base)  # step 15 minus ConvNeXt's own start
+
+    def missing(names) -> str | None:
+        short = [f"{n} ({len(found[n].top1) if n in found else 0} of {len(SEEDS)} seeds)" for n in names
+                 if n not in found or len(found[n].top1) < len(SEEDS)]
+        return "not run yet: " + ", ".join(short) if short else None
+
+    hypothesis_missing = missing(HYPOTHESIS_ARMS)
+    if hypothesis_missing:
+        return {"hypothesis": hypothesis_missing, "start": "not read: the hypothesis is not read yet"}
+    deficit = mean(found["s15-separate"].base) - mean(found["kaiming-no-ls"].base)  # step 15 - ConvNeXt's start
     won_back = {name: r.effect for name, r in found.items()}
     verdict = read_hypothesis(deficit, won_back)
-    return {"hypothesis": verdict,
-            "start": read_start(won_back) if verdict.startswith("holds") else "not read: the hypothesis does not hold"}
+    if not verdict.startswith("holds"):
+        start = "not read: the hypothesis does not hold"
+    else:
+        start = missing(START_ARMS) or read_start(won_back)
+    return {"hypothesis": verdict, "start": start}
+
+
+def decision(folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, ladder: Path = results.REFERENCE_DIR,
+             profile: str = "cpu") -> str:
+    """DECISION_RULE applied: what the small profiles start with, or why nothing is decided yet."""
+    read = reading(folder, variants, ladder, profile)
+    if not read["hypothesis"].startswith("holds"):
+        return "nothing changes: the hypothesis " + ("is not read yet" if read["hypothesis"].startswith("not")
+                                                      else "does not hold")
+    found = arm_results(folder, variants, ladder, profile)
+    if "kaiming" not in found or len(found["kaiming"].top1) < len(SEEDS):
+        return "not decided yet: Kaiming init with layer scale kept has fewer than three seeds"
+    both, init_only = found["kaiming-no-ls"], found["kaiming"]
+    return decide(mean(both.top1) - mean(init_only.top1), band(len(both.top1), len(init_only.top1), ladder, profile))
+
+
+def decide(gap: float, noise: float) -> str:
+    """DECISION_RULE as code, once the hypothesis holds. ``gap``: Kaiming init without layer scale minus Kaiming
+    init with it (means); ``noise``: the band of that difference."""
+    if gap <= noise:
+        return (f"the small profiles start every step with Kaiming's init and keep layer scale 1e-6: Kaiming init "
+                f"alone is within the noise band of Kaiming init without layer scale ({gap:+.1f}, band ±{noise:.1f})")
+    return (f"the small profiles start every step with Kaiming's init and no layer scale: Kaiming init alone is "
+            f"{gap:.1f} points below Kaiming init without layer scale, beyond the noise band (±{noise:.1f})")
 
 
 def _mean(tops) -> str:
@@ -245,7 +279,8 @@ def report(folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, ladder: Path
     lines += ["", "effect: the run's mean minus that of what it is compared with (ConvNeXt's start for step 16's "
                   "parts, step 15 for step 15's)", ""]
     for head, text in (("hypothesis: ", HYPOTHESIS), ("rule: ", RULE), ("reading: ", read["hypothesis"]),
-                       ("which part of the start: ", read["start"])):
+                       ("which part of the start: ", read["start"]), ("decision: ", decision(folder, variants,
+                                                                                             ladder, profile))):
         lines.append(textwrap.fill(text, 110, initial_indent=head, subsequent_indent="    "))
     return "\n".join(lines)
 
@@ -269,3 +304,21 @@ def ending_summary(folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, ladd
         if values:
             lines.append(f"  {label:70s} {mean(values):5.1f}%  ({len(values)} seed{'s' if len(values) != 1 else ''})")
     return "\n".join(lines)
+
+
+GOAL_TOP1 = 70.0  # the course's goal for the ConvNeXt shape at the cpu profile
+
+
+def goal(folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, ladder: Path = results.REFERENCE_DIR,
+         profile: str = "cpu") -> str:
+    """Whether the ConvNeXt shape (step 16 with the short-run start) reaches the goal: at least 70% and within
+    step 15's noise band or better, means of the committed seeds."""
+    short = [r["top1"] for r in arm_records(ARMS["kaiming-no-ls"], folder, variants, profile, ladder).values()]
+    fifteen = ladder_tops(ladder, profile).get(15, [])
+    if not short or not fifteen:
+        return "the goal cannot be read yet: step 15 or step 16 with the short-run start has no runs"
+    b = band(len(short), len(fifteen), ladder, profile)
+    met = mean(short) >= GOAL_TOP1 and mean(short) >= mean(fifteen) - b
+    return (f"the goal (at least {GOAL_TOP1:.0f}% and within step 15's noise band or better) is "
+            f"{'met' if met else 'not met'}: step 16 with the short-run start {mean(short):.1f}% "
+            f"({len(short)} seeds), step 15 {mean(fifteen):.1f}% ({len(fifteen)} seeds), noise band ±{b:.1f}")

@@ -1,9 +1,8 @@
 """The training loop every notebook, command and multi-GPU run uses.
 
-Speed: mixed precision (bf16 where the GPU has it, else fp16 with a GradScaler; none
-on a CPU), channels-last, cudnn.benchmark, fused AdamW, optional torch.compile.
-Safety: a checkpoint after every epoch and on Ctrl-C, exact resume (``seeding``), a clear
-stop on a NaN loss, and a CUDA out-of-memory error retried with half the micro-batch.
+Speed: mixed precision (``amp``), channels-last, cudnn.benchmark, fused AdamW, optional torch.compile.
+Safety: a checkpoint after every epoch and on Ctrl-C, exact resume (``seeding``), a clear stop on a NaN loss,
+and a CUDA out-of-memory error retried with half the micro-batch (in evaluation, half the batch).
 """
 from __future__ import annotations
 
@@ -185,9 +184,9 @@ class Trainer:
             self.ema.update_parameters(self.raw_model)
         return total / self.accum
 
-    def _shrink_after_oom(self, message: str) -> None:
-        """Half the micro-batch, twice the accumulation: the same effective batch in less memory. Called outside
-        the ``except`` block, so that the failed step's activations are garbage and ``empty_cache`` frees them."""
+    def _shrink_after_oom(self, message: str):
+        """Half the micro-batch, twice the accumulation (the same effective batch), and the batches again from this
+        step. Called outside the ``except``: the failed step's tensors are garbage and ``empty_cache`` frees them."""
         self.optimizer.zero_grad(set_to_none=True)
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
@@ -199,9 +198,10 @@ class Trainer:
         self.micro //= 2
         self.accum *= 2
         if self.verbose:
-            print(f"out of memory: retrying this step with micro-batch {self.micro} x {self.accum} accumulation "
-                  f"steps (the same effective batch)")
+            print(f"out of memory: retrying this step with micro-batch {self.micro} x {self.accum} (the same batch)")
         self._build_loaders()
+        self.sampler.start = self.step * self.rank_batch
+        return iter(self.train_loader)
 
     # -- epochs ---------------------------------------------------------------------------------------------------
 
@@ -225,9 +225,7 @@ class Trainer:
                 except torch.cuda.OutOfMemoryError as error:  # torch.OutOfMemoryError in torch >= 2.5
                     oom = str(error)  # only the text: the error's traceback holds the failed step's tensors
                 if oom is not None:  # outside the except, where those tensors are free again
-                    self._shrink_after_oom(oom)
-                    self.sampler.start = self.step * self.rank_batch
-                    batches = iter(self.train_loader)
+                    batches = self._shrink_after_oom(oom)
                     continue
                 loss_sum += loss * self.rank_batch
                 samples += self.rank_batch
@@ -279,8 +277,7 @@ class Trainer:
         model.eval()
         sums = torch.zeros(4, device=self.device, dtype=torch.float64)
         for x, y in self.val_loader:
-            x, y = self._to_device(x, y)
-            sums += self._eval_sums(model, x, y)
+            sums += self._eval_sums(model, *self._to_device(x, y))
         model.train(was_training)
         loss, top1, top5, n = all_reduce_sum(sums, self.dist).tolist()
         return {"val_loss": loss / n, "val_top1": 100 * top1 / n, "val_top5": 100 * top5 / n}
@@ -294,10 +291,10 @@ class Trainer:
                 logits = model(x).float()
         except torch.cuda.OutOfMemoryError:
             oom = True
+        if oom and len(y) == 1:
+            raise TrainingError("out of memory evaluating a single image; use a smaller image size or model")
         if oom:  # outside the except: the failed forward's tensors are free now
             torch.cuda.empty_cache()
-            if len(y) == 1:
-                raise TrainingError("out of memory evaluating a single image; use a smaller image size or model")
             half = len(y) // 2
             return self._eval_sums(model, x[:half], y[:half]) + self._eval_sums(model, x[half:], y[half:])
         top = logits.topk(min(5, logits.shape[1]), dim=1).indices.eq(y[:, None])
