@@ -5,6 +5,7 @@ Each row: an id, the call, and a regular expression the message must match (it n
 choices or range). Command-line rows must print exactly one line, ``error: ...`` (or argparse's
 usage line and error), never a traceback, and exit with code 2.
 """
+import json
 import re
 
 import pytest
@@ -213,3 +214,51 @@ def test_train_checks_its_arguments_before_anything_runs(kwargs, pattern, tmp_pa
     with pytest.raises(ValueError, match=pattern):
         cl.train(16, profile="smoke", out_dir=tmp_path, progress=False, **kwargs)
     assert not any(tmp_path.rglob("*")), "nothing written"
+
+
+def test_an_image_size_the_machine_cannot_hold_stops_before_preloading():
+    from convnext_lesson.training import data
+
+    copy = data.locate("imagenette-tiny")
+    need_gb = data.preload_bytes(copy, 100_000) / 2**30
+    assert need_gb > 1000  # what the typo would have asked for
+    with pytest.raises(ValueError, match=r"image_size=100000 needs about .* GB .* use a smaller image_size"):
+        data.check_memory_for_preload(copy, 100_000, available_mb=16 * 1024)
+    data.check_memory_for_preload(copy, 64, available_mb=16 * 1024)  # the cpu profile's size fits
+
+
+def test_a_typo_in_the_image_size_is_a_clear_error_not_a_kill(tmp_path):
+    with pytest.raises(ValueError, match="needs about .* GB"):
+        cl.train(16, profile="smoke", image_size=100_000, out_dir=tmp_path, progress=False, verbose=False)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"mix_prob": 2.0}, "mix_prob=2.0 is not valid: use a probability between 0 and 1"),
+    ({"random_erasing": -0.1}, "random_erasing=-0.1 is not valid"),
+    ({"drop_path": 1.0}, r"drop_path=1.0 is not valid: use a number in \[0, 1\)"),
+    ({"lr": 0.0}, "lr=0.0 is not valid"),
+])
+def test_recipe_settings_out_of_range_name_what_is_valid(changes, message):
+    with pytest.raises(ValueError, match=message):
+        cl.plan_run(16, profile="smoke", recipe=changes)
+
+
+def test_an_unknown_profile_in_the_reference_results_names_the_valid_ones():
+    with pytest.raises(ValueError, match="unknown profile 'nope'; valid profiles: smoke, cpu, colab, full"):
+        cl.reference_results(profile="nope")
+
+
+def test_a_record_whose_top1_is_not_a_number_is_refused_where_it_is_read(tmp_path):
+    from convnext_lesson.training import results
+
+    record = next(iter(cl.reference_results(profile="cpu").values()))[0]
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({**record, "top1": "74.5%"}), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"top1='74.5%' must be a number"):
+        results.read_record(path)
+
+
+def test_a_batch_of_one_on_a_batchnorm_step_says_what_is_needed():
+    with pytest.raises(ValueError, match="step 1 has BatchNorm.*batch_size=1 is too small; use 2 or more"):
+        cl.plan_run(1, profile="smoke", batch_size=1)
+    cl.plan_run(16, profile="smoke", batch_size=1)  # LayerNorm: one image is fine

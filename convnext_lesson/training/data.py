@@ -341,6 +341,7 @@ def make_datasets(copy: DatasetCopy, image_size: int, train_transform, eval_tran
 
     load_size = eval_resize(image_size)
     if preload_images:
+        check_memory_for_preload(copy, image_size)
         train = ImageDataset(train_transform, *preload(copy, "train", load_size))
         images, labels = preload(copy, "val", load_size)
         # already resized: the eval transform's centre crop, done once
@@ -354,6 +355,26 @@ def make_datasets(copy: DatasetCopy, image_size: int, train_transform, eval_tran
         train = ImageDataset(train_transform, samples=list_images(copy, "train"), load_size=load_size)
         val = ImageDataset(eval_transform, samples=list_images(copy, "val"), load_size=load_size)
     return train, val
+
+
+def preload_bytes(copy: DatasetCopy, image_size: int) -> int:
+    """Bytes that preloading ``copy`` takes at ``image_size``: every image as uint8 at the eval resize, and the
+    validation images' centre crops."""
+    load = eval_resize(image_size)
+    return 3 * ((copy.train_images + copy.val_images) * load * load + copy.val_images * image_size * image_size)
+
+
+def check_memory_for_preload(copy: DatasetCopy, image_size: int, available_mb: float | None = None) -> None:
+    """Stop before preloading what the machine cannot hold (the operating system would kill the process, and on
+    a laptop freeze the desktop first), with what to lower."""
+    from .memory import available_mb as free_now
+
+    free = free_now() if available_mb is None else available_mb
+    need = preload_bytes(copy, image_size) / 2**20
+    if free is not None and need > 0.8 * free:
+        raise ValueError(f"image_size={image_size} needs about {need / 1024:,.1f} GB to hold {copy.name}'s "
+                         f"{copy.train_images + copy.val_images:,} images in memory, and this machine has "
+                         f"{free / 1024:,.1f} GB free; use a smaller image_size (the profiles use 32 to 160)")
 
 
 def eval_resize(image_size: int) -> int:

@@ -185,6 +185,11 @@ def plan_run(step: int | str = 16, profile: str | Profile | None = None, dataset
     if prof.image_size < cfg.min_input_size:
         raise ValueError(f"image_size={prof.image_size} is too small: the network needs at least "
                          f"{cfg.min_input_size} px")
+    per_step = prof.micro_batch or prof.batch_size
+    if cfg.norm == "bn" and per_step < 2:  # BatchNorm's training statistics need two images or more
+        raise ValueError(f"step {st.index} has BatchNorm, whose batch statistics need at least 2 images: "
+                         f"{'micro_batch' if prof.micro_batch else 'batch_size'}={per_step} is too small; "
+                         "use 2 or more (LayerNorm steps, 15 and 16, train with 1)")
     dev = check_device(device)
     amp_dtype = resolve_amp(amp, dev)
     out_dir_from_env = out_dir is None and bool(os.environ.get(ENV_RUNS))

@@ -70,6 +70,18 @@ class Recipe:
     batch_size: int | None = None
     strength: float = 1.0
 
+    def __post_init__(self):
+        for name in ("mix_prob", "random_erasing"):  # probabilities
+            value = getattr(self, name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not 0 <= value <= 1:
+                raise ValueError(f"recipe setting {name}={value!r} is not valid: use a probability between 0 and 1")
+        for name in ("drop_path", "label_smoothing"):  # rates below 1
+            value = getattr(self, name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not 0 <= value < 1:
+                raise ValueError(f"recipe setting {name}={value!r} is not valid: use a number in [0, 1)")
+        if isinstance(self.lr, (int, float)) and not self.lr > 0:
+            raise ValueError(f"recipe setting lr={self.lr!r} is not valid: use a positive learning rate")
+
     def scaled(self, epochs: int, batch_size: int) -> "Recipe":
         """The recipe for a run of ``epochs`` at ``batch_size`` (see the module docstring)."""
         for name, value in (("epochs", epochs), ("batch_size", batch_size)):

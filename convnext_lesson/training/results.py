@@ -126,6 +126,10 @@ def validate(record: dict) -> dict:
     if record["schema_version"] != SCHEMA_VERSION:
         raise ValueError(f"record schema_version {record['schema_version']} is not supported (this package reads "
                          f"version {SCHEMA_VERSION}); update convnext_lesson")
+    for key in ("top1", "step", "seed", "epochs", "image_size"):  # what every table formats as a number
+        value = record[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"not a valid run record: {key}={value!r} must be a number")
     return record
 
 
@@ -195,8 +199,12 @@ def reference_results(regime: str = "resnet50", profile: str | None = None, root
     """
     from ..model.roadmap import REGIMES
 
+    from .profiles import PROFILES
+
     if regime not in REGIMES:
         raise ValueError(f"unknown regime {regime!r}; valid regimes: {', '.join(REGIMES)}")
+    if profile is not None and profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
     return by_step(find_records(Path(root) if root else REFERENCE_DIR), regime, profile)
 
 
