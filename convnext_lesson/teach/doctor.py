@@ -11,6 +11,7 @@ import platform
 import shutil
 import sys
 from importlib import metadata
+from pathlib import Path
 
 from packaging.requirements import Requirement
 
@@ -107,6 +108,13 @@ def machine_lines() -> list[str]:
     return lines
 
 
+def _short(text: str) -> str:
+    """Paths as a reader can share them: the project's folder as <project>, the home folder as ~."""
+    from ..training.results import PROJECT_ROOT
+
+    return text.replace(str(PROJECT_ROOT), "<project>").replace(str(Path.home()), "~")
+
+
 def report() -> str:
     import torch
 
@@ -115,7 +123,8 @@ def report() -> str:
                   f"{platform.machine()}" + ("" if py_ok else f"; the course needs Python "
                                              f"{'.'.join(map(str, MIN_PYTHON))} or newer")),
             _line("OK", "torch build", f"{torch.__version__}")]
-    return "\n".join(head + package_lines() + device_lines() + profile_lines() + data_lines() + machine_lines())
+    lines = head + package_lines() + device_lines() + profile_lines() + data_lines() + machine_lines()
+    return _short("\n".join(lines))
 
 
 def main() -> int:
