@@ -159,3 +159,13 @@ def test_text_files_are_opened_with_an_explicit_encoding():
     # Windows's default encoding is not UTF-8: a record with a non-ASCII character would read back wrong there
     sources = [*(ROOT / "convnext_lesson").rglob("*.py"), *(ROOT / "tools").glob("*.py"), *(ROOT / "tests").glob("*.py")]
     assert [f for p in sources for f in text_opened_without_encoding(p)] == []
+
+
+def test_timings_wait_for_an_apple_gpu_as_for_a_cuda_one(monkeypatch):
+    from convnext_lesson.training import runtime
+
+    calls = []
+    monkeypatch.setattr(torch.mps, "synchronize", lambda: calls.append("mps"))
+    runtime.synchronize(torch.device("mps"))
+    runtime.synchronize(torch.device("cpu"))  # nothing to wait for
+    assert calls == ["mps"]

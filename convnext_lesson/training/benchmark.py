@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .engine import forward_backward
-from .runtime import amp_dtype_for, autocast, configure_cuda, default_device
+from .runtime import amp_dtype_for, autocast, configure_cuda, default_device, synchronize
 
 MODES = ("inference", "train")
 
@@ -38,11 +38,6 @@ class Throughput:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def measure_throughput(model: nn.Module, *, mode: str = "inference", batch_size: int = 128,
@@ -83,16 +78,16 @@ def measure_throughput(model: nn.Module, *, mode: str = "inference", batch_size:
 
     for _ in range(warmup):  # compilation, cudnn autotuning and allocator growth stay out of the timings
         one_step()
-    _sync(device)
+    synchronize(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     rates = []
     for _ in range(repeats):
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter()
         for _ in range(iters_per_repeat):
             one_step()
-        _sync(device)
+        synchronize(device)
         rates.append(batch_size * iters_per_repeat / (time.perf_counter() - start))
     median = statistics.median(rates)
     peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
@@ -100,17 +95,6 @@ def measure_throughput(model: nn.Module, *, mode: str = "inference", batch_size:
                       str(dtype).removeprefix("torch."), channels_last, compile,
                       torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU", peak, repeats,
                       **cuda_settings)
-
-
-# How big a speed measurement is under each profile: (batch, image size, timed repeats).
-# smoke only proves the cells run; the others are worth reading.
-SIZES = {"smoke": (2, 32, 2), "cpu": (16, 128, 5), "colab": (64, 224, 10), "full": (128, 224, 20)}
-
-
-def profile_sizes(profile: str | None = None) -> tuple[int, int, int]:
-    from .profiles import get_profile
-
-    return SIZES[get_profile(profile).name]
 
 
 def layer_intensity(kind: str, channels: int, size: int, kernel: int = 7, expansion: int = 4,

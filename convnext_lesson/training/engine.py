@@ -23,7 +23,7 @@ from . import checkpoint as ckpt
 from .distributed import DistInfo, all_reduce_sum, barrier
 from .recipes import BatchMixer, Recipe, make_optimizer, make_scheduler
 from .memory import peak_rss_mb
-from .runtime import autocast, configure_cuda, default_device, grad_scaler, resolve_amp
+from .runtime import autocast, configure_cuda, default_device, grad_scaler, resolve_amp, synchronize
 from .seeding import EpochSampler, mix_seed
 
 LOSS_CHECK_EVERY = 20  # steps between loss read-backs (each one waits for the GPU)
@@ -240,8 +240,7 @@ class Trainer:
                     raise KeyboardInterrupt
         finally:
             bar.close()
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
+        synchronize(self.device)
         self.partial = {"loss_sum": loss_sum.item(), "samples": samples,
                         "train_time": self.partial["train_time"] + time.perf_counter() - t0}
 

@@ -39,6 +39,14 @@ def check_device(device) -> torch.device:
     return dev
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (a timing needs it): CUDA and Apple's mps run asynchronously."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 @contextmanager
 def cpu_threads(threads: int | None):
     """torch's CPU threads set to ``threads`` inside the block (None: left as they are), restored after."""

@@ -345,8 +345,9 @@ cl.lesson.step16_parts_so_far()
 # %% [markdown]
 # Read it row by row. The paper's step proper, separate downsampling layers with their norms, costs step
 # 15 nothing measurable; putting ResNet's in-block downsampling back into step 16 wins nothing back. What
-# moves the needle is how the network starts: ConvNeXt's init alone costs step 15 about as much as step 16
-# loses, and Kaiming's init without layer scale wins nearly all of step 16's deficit back.
+# moves the needle is how the network starts: ConvNeXt's init alone costs step 15 most of what step 16
+# loses, and Kaiming's init without layer scale wins nearly all of step 16's deficit back. Kaiming's init
+# with layer scale kept wins back less: the rule's "which part of the start" line says how the two share it.
 #
 # ## A diagnostic you can run before training anything
 #
