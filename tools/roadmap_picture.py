@@ -11,6 +11,7 @@ from pathlib import Path
 
 from convnext_lesson.training.results import REFERENCE_DIR, find_records
 from convnext_lesson.teach.roadmap_figure import roadmap_figure
+from convnext_lesson.teach.step16_parts import paper_start_tops
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,7 +31,8 @@ def main(argv=None) -> Path:
         parser.error(f"the records in {args.records} come from runs of different sizes (profile, dataset, px): "
                      f"{sorted(sizes)}; keep one size per folder")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    roadmap_figure(records).savefig(args.out, dpi=100, bbox_inches="tight")
+    profile = sorted(sizes)[0][0]
+    roadmap_figure(records, paper_start=paper_start_tops(profile)).savefig(args.out, dpi=100, bbox_inches="tight")
     print(f"{args.out}: the paper's roadmap beside {len(records)} runs ({', '.join(map(str, sorted(sizes)[0]))})")
     return args.out
 

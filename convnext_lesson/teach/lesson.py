@@ -61,8 +61,11 @@ def roadmap_so_far(upto: int, runs=(), regime: str = "resnet50", reference_profi
     from ..training.results import reference_results
     from .roadmap_figure import roadmap_figure
 
+    from .step16_parts import paper_start_tops
+
     reference = [r for rs in reference_results(regime, reference_profile).values() for r in rs]
-    display(roadmap_figure(reference, runs, upto, regime))
+    start = paper_start_tops(reference_profile) if regime == "resnet50" else []
+    display(roadmap_figure(reference, runs, upto, regime, paper_start=start))
 
 
 def step_effects_so_far(regime: str = "resnet50", reference_profile: str = "cpu") -> None:

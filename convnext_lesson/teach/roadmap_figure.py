@@ -35,11 +35,13 @@ def by_step(records: list[dict]) -> dict[int, list[float]]:
     return out
 
 
-def roadmap_figure(records=(), own=(), upto: int | None = None, regime: str = "resnet50"):
+def roadmap_figure(records=(), own=(), upto: int | None = None, regime: str = "resnet50", paper_start=()):
     """A matplotlib Figure: the paper's top-1 per step (left), ours (right).
 
     ``records``: committed reference runs (``reference_results``); ``own``: this session's runs
     (``RunResult`` or records), drawn as crosses. ``upto``: the last step shown (default: all).
+    ``paper_start``: top-1 of our step 16 trained with the paper's start (ConvNeXt's init, layer scale 1e-6),
+    drawn on step 16's row beside our step 16, which the small profiles start with Kaiming's init.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -72,12 +74,22 @@ def roadmap_figure(records=(), own=(), upto: int | None = None, regime: str = "r
                          markerfacecolor="C2" if s.adopted else "white")
         ours_ax.annotate(f"{m:.1f}" + (f" (n={len(tops)})" if len(tops) > 1 else ""), (max(tops), y),
                          xytext=(6, -3), textcoords="offset points", fontsize=8)
+    if paper_start and 16 in rows:
+        y, m = rows[16], mean(paper_start)
+        ours_ax.errorbar(m, y, xerr=[[m - min(paper_start)], [max(paper_start) - m]], fmt="D", color="C3", capsize=3,
+                         markerfacecolor="white")
+        ours_ax.annotate(f"{m:.1f}", (min(paper_start), y), xytext=(-26, -3), textcoords="offset points", fontsize=8,
+                         color="C3")
     for r in own:
         if r["step"] in rows:
             ours_ax.plot(r["top1"], rows[r["step"]], "x", color="C1", markersize=8)
     handles = []
     if records:
         handles.append(ours_ax.errorbar([], [], xerr=[], fmt="o", color="C2", label="reference: " + run_label(records)))
+    if paper_start and 16 in rows:
+        handles.append(ours_ax.errorbar([], [], xerr=[], fmt="D", color="C3", markerfacecolor="white",
+                                        label=f"step 16 with the paper's start (ConvNeXt's init, layer scale 1e-6), "
+                                              f"{len(paper_start)} seeds; our step 16 starts with Kaiming's init"))
     if own:
         handles.append(ours_ax.plot([], [], "x", color="C1", label="your runs: " + run_label(own))[0])
     if handles:

@@ -322,3 +322,11 @@ def goal(folder: Path = PARTS_DIR, variants: Path = VARIANTS_DIR, ladder: Path =
     return (f"the goal (at least {GOAL_TOP1:.0f}% and within step 15's noise band or better) is "
             f"{'met' if met else 'not met'}: step 16 with the short-run start {mean(short):.1f}% "
             f"({len(short)} seeds), step 15 {mean(fifteen):.1f}% ({len(fifteen)} seeds), noise band ±{b:.1f}")
+
+
+def paper_start_tops(profile: str = "cpu") -> list[float]:
+    """Top-1 of step 16 with the paper's start, where the profile's own step 16 starts otherwise (the roadmap
+    figure draws it beside our step 16); empty where the two are the same run."""
+    if not get_profile(profile).short_run_start:
+        return []
+    return [r["top1"] for _, r in sorted(arm_records(CONVNEXT_START, profile=profile).items())]

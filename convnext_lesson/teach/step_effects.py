@@ -42,7 +42,8 @@ def label_as_run(step, records: list[dict]) -> str:
     starts = {(c.get("init", step.config.init), c.get("layer_scale", step.config.layer_scale)) for c in configs}
     if len(starts) == 1 and starts != {(step.config.init, step.config.layer_scale)}:
         init, scale = next(iter(starts))
-        return f"{step.label} ({init} init, {'no layer scale' if scale is None else f'layer scale {scale:g}'})"
+        name = {"kaiming": "Kaiming", "trunc_normal": "ConvNeXt's"}.get(init, init)
+        return f"{step.label} ({name} init, {'no layer scale' if scale is None else f'layer scale {scale:g}'})"
     return step.label
 
 
