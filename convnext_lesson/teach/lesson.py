@@ -56,16 +56,14 @@ def roadmap_so_far(upto: int, runs=(), regime: str = "resnet50", reference_profi
     their seeds) and ``runs``, this notebook's ``cl.train`` results (crosses). Ours are small networks on
     a small dataset at low resolution: compare our rows with each other, not with the paper's.
     """
-    from IPython.display import display
-
     from ..training.results import reference_results
+    from .notebook import show_photos
     from .roadmap_figure import roadmap_figure
-
     from .step16_parts import paper_start_tops
 
     reference = [r for rs in reference_results(regime, reference_profile).values() for r in rs]
     start = paper_start_tops(reference_profile) if regime == "resnet50" else []
-    display(roadmap_figure(reference, runs, upto, regime, paper_start=start))
+    show_photos(roadmap_figure(reference, runs, upto, regime, paper_start=start), quality=85, dpi=90)  # JPEG: light
 
 
 def step_effects_so_far(regime: str = "resnet50", reference_profile: str = "cpu") -> None:
@@ -115,6 +113,14 @@ def plot_history(*runs, labels=None):
     """Training curves of one or more runs (or their records): train loss, validation top-1 and the learning
     rate per epoch; ``labels`` names each curve (default: its step, profile and dataset)."""
     import matplotlib.pyplot as plt
+
+    history_figure(*runs, labels=labels)
+    plt.show()
+
+
+def history_figure(*runs, labels=None):
+    """The figure ``plot_history`` shows, returned (to show it as a JPEG, say: ``notebook.show_photos``)."""
+    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
@@ -133,4 +139,4 @@ def plot_history(*runs, labels=None):
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=8)
     fig.tight_layout()
-    plt.show()
+    return fig

@@ -165,9 +165,10 @@ def read_hypothesis(deficit: float, won_back: dict[str, float]) -> str:
         return "fails: " + ("Kaiming init without layer scale wins back less than a quarter of the deficit"
                             if a < deficit / 4 else "separate downsampling alone costs step 15 more than half of it")
     if a >= 3 * deficit / 4 and b <= deficit / 4 and c < deficit / 4:
-        return (f"holds: Kaiming init without layer scale wins back {a / deficit:.0%} of the deficit, separate "
-                f"downsampling alone costs step 15 {b / deficit:.0%} of it, in-block downsampling wins back "
-                f"{c / deficit:.0%}")
+        return (f"holds: Kaiming init without layer scale wins back {a / deficit:.0%} of the deficit; separate "
+                f"downsampling alone {'costs' if b > 0 else 'changes'} step 15 by {-b:+.1f} points "
+                f"({abs(b) / deficit:.0%} of the deficit); in-block downsampling put back changes step 16 by "
+                f"{c:+.1f} ({abs(c) / deficit:.0%})")
     return (f"in between: Kaiming init without layer scale wins back {a / deficit:.0%}, separate downsampling "
             f"alone costs step 15 {b / deficit:.0%}, in-block downsampling wins back {c / deficit:.0%}")
 

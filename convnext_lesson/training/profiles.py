@@ -62,20 +62,21 @@ PROFILES = {
     "smoke": Profile(
         "smoke", "tests and CI: seconds per run on 2 CPU cores, on the tiny sample shipped with the package",
         dataset="imagenette-tiny", image_size=32, epochs=3, batch_size=16, width_mult=0.25, depth_mult=1 / 3,
-        threads=1, original_epoch_ratio=1.0),  # tiny tensors: a second thread costs more than it saves
+        threads=1, original_epoch_ratio=1.0, short_run_start=True),  # tiny tensors: a second thread costs more than it saves
     "cpu": Profile(
         "cpu", "a laptop without a GPU: every step scaled down (widths x0.5, depths x2/3) at 64 px, "
         "minutes per step on Imagenette",
         dataset="imagenette", image_size=64, epochs=12, batch_size=64, width_mult=0.5, depth_mult=2 / 3,
         # measured on 2 cores (loop images/s, steps 1 / 16): workers=1 207 / 216; workers=0 230 / 243;
         # + channels-last 287 / 265; torch.compile (workers=0) 179 on step 16, so not used
-        workers=0, channels_last=True),
+        workers=0, channels_last=True, short_run_start=True),
     # colab: sized by estimate, not yet measured on a T4 (the GPU reference runs will measure it): ~400-500 img/s at 128 px with AMP,
     # bounded by Colab's two CPU cores doing the augmentation -> ~30 s per Imagenette epoch
     "colab": Profile(
         "colab", "a Colab T4 (16 GB): the full-size networks at 128 px, about 10 minutes per step (an estimate, not "
         "yet measured on a T4)",
-        dataset="imagenette", image_size=128, epochs=16, batch_size=128, workers=2, channels_last=True),
+        dataset="imagenette", image_size=128, epochs=16, batch_size=128, workers=2, channels_last=True,
+        short_run_start=True),
     # full: placeholder sizes until the GPU reference runs measure them; change epochs / image_size here
     "full": Profile(
         "full", "an A100/H100: the full-size networks at 160 px (sizes to be set by measurement on such a GPU)",

@@ -15,11 +15,12 @@
 # beside ours · take step 16 apart and measure, before any training, why its start costs a short run its
 # points · read the paper's comparison with Swin-T and ResNet-50 · do three exercises and one experiment.
 #
-# **Time:** `smoke` (what the tests run) about 1 minute on 2 CPU cores · `cpu`: two training runs, step 16
-# and the experiment with the paper's start, about 8 minutes each on a 2-core AVX-512 machine (the
-# records' wall times), step 15 loaded from notebook 07; this version has not been timed end to end;
-# expect 1.6-2.1 times that on a 2-core AVX2 machine · `colab` about 30 minutes (an estimate: not measured
-# on a T4). The training cells print their progress, epoch by epoch.
+# **Time:** `smoke` (what the tests run) about 1 minute on 2 CPU cores · `cpu` **17 minutes**, measured
+# end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with AVX-512, after the notebooks before it) for
+# the previous version of this notebook, which trained the same two runs' worth: step 16 and one experiment
+# (today's experiment trains step 16 with the paper's start), step 15 loaded from notebook 07; this version
+# is not timed end to end yet; expect 1.6-2.1 times that on a 2-core AVX2 machine · `colab` about 30 minutes
+# (an estimate: not measured on a T4). The training cells print their progress, epoch by epoch.
 
 # %%
 import importlib.util, subprocess, sys
@@ -367,7 +368,7 @@ networks = {"step 15": branch_scale.profile_network(15, profile="cpu"),
             "step 16, the short-run start": branch_scale.profile_network(16, profile="cpu", init="kaiming",
                                                                           layer_scale=None)}
 sizes = branch_scale.compare(networks, images)
-branch_scale.plot(sizes);
+cl.notebook.show_photos(branch_scale.plot(sizes))
 
 # %%
 for name, rows in sizes.items():
@@ -399,8 +400,9 @@ start_runs = step16_parts.arm_records(step16_parts.CONVNEXT_START)
 short_runs = step16_parts.arm_records(step16_parts.ARMS["kaiming-no-ls"])
 fifteen = [r for r in cl.reference_results(profile="cpu").get(15, []) if r["seed"] == 0]
 if start_runs and short_runs and fifteen:
-    cl.lesson.plot_history(fifteen[0], start_runs[0], short_runs[0],
-                           labels=["step 15", "step 16, ConvNeXt's start", "step 16, the short-run start"])
+    cl.notebook.show_photos(cl.lesson.history_figure(
+        fifteen[0], start_runs[0], short_runs[0],
+        labels=["step 15", "step 16, ConvNeXt's start", "step 16, the short-run start"]))
 
 # %% [markdown]
 # **What the course does with this.** One rule for every step, never per step: under the small profiles
