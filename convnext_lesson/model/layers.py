@@ -89,7 +89,8 @@ class Block(nn.Module):
         return self.layer_scale * y if self.layer_scale is not None else y
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act_out(self.shortcut(x) + self.drop_path(self.branch(x)))
+        y = self.drop_path(self.branch(x))  # the branch first, then the shortcut: the order of the layers' calls
+        return self.act_out(self.shortcut(x) + y)
 
 
 class Stem(nn.Module):
