@@ -37,6 +37,7 @@ if importlib.util.find_spec("convnext_lesson") is None:  # on Colab: install the
         raise RuntimeError(f"pip could not install the course from {SOURCE}: its output is above. "
                            "Is the runtime online? If not, set SOURCE as the comments above say.")
 # end of the install cell's Colab part
+import copy
 import torch
 import torchvision
 import convnext_lesson as cl
