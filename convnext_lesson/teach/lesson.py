@@ -63,7 +63,7 @@ def roadmap_so_far(upto: int, runs=(), regime: str = "resnet50", reference_profi
 
     reference = [r for rs in reference_results(regime, reference_profile).values() for r in rs]
     start = paper_start_tops(reference_profile) if regime == "resnet50" else []
-    show_photos(roadmap_figure(reference, runs, upto, regime, paper_start=start), quality=85, dpi=90)  # JPEG: light
+    show_photos(roadmap_figure(reference, runs, upto, regime, paper_start=start))  # JPEG: light
 
 
 def step_effects_so_far(regime: str = "resnet50", reference_profile: str = "cpu") -> None:
