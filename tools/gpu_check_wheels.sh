@@ -3,7 +3,7 @@
 # no fvcore and its pure-Python needs, and no network), built here into .whl/ (git-ignored) for a device call:
 #   bash tools/gpu_check_wheels.sh
 #   then on the GPU machine, with .whl carried:
-#   python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD
+#   python3 -m pip install -q --no-index --no-deps --target "$HOME/gpu-site" .whl/*.whl && export PYTHONPATH="$HOME/gpu-site:$PWD"
 #   python3 tools/gpu_check.py --out $OUT/gpu_check.json
 set -euo pipefail
 cd "$(dirname "$0")/.."
