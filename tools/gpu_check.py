@@ -1,7 +1,7 @@
 """The GPU check, ready for the day a GPU is lent: one script, under 8 minutes on an H100, results as JSON.
 
     python tools/gpu_check.py --out gpu_check.json            # on a CUDA machine
-    python tools/gpu_check.py --dry-run --out /tmp/check.json # here, on the CPU: every part at toy sizes
+    python tools/gpu_check.py --dry-run --out check.json      # here, on the CPU: every part at toy sizes
 
 What it runs, each part timed and recorded whatever the others do:
 
