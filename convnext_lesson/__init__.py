@@ -9,7 +9,8 @@ from .model import (FAMILY, REGIMES, NetConfig, Network, Step, build_convnext, b
                     count_flops, count_params, count_roadmap, count_step, counting, flop_report, get_step,
                     load_official_weights, load_torchvision_weights, roadmap, roadmap_steps, to_official_state_dict,
                     to_torchvision_state_dict, weights)
-from .teach import diagrams, exercises, layer_costs, lesson, notebook, pretrained, receptive_field
+from .teach import colab, diagrams, exercises, layer_costs, lesson, notebook, pretrained, receptive_field
+from .teach.colab import use_drive
 from .teach.doctor import check_environment
 from .teach.notebook import setup_notebook
 from .training import benchmark, checkpoint, data, distributed, download, engine, profiles, recipes, results
@@ -31,7 +32,7 @@ __all__ = ["NetConfig", "Network", "Step", "FAMILY", "REGIMES", "build_model", "
            "get_recipe", "read_record", "reference_results", "write_record", "RunResult", "train", "RunPlan",
            "plan_run", "execute",
            "benchmark", "data", "diagrams", "exercises", "layer_costs", "lesson", "pretrained", "profiles",
-           "receptive_field"]
+           "receptive_field", "colab", "use_drive"]
 
 
 def __getattr__(name):

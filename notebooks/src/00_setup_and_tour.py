@@ -104,6 +104,27 @@ fig.tight_layout()
 cl.notebook.show_photos(fig)   # photographs as JPEG: a tenth of a PNG's bytes
 
 # %% [markdown]
+# ## On Colab: keep your runs in Google Drive
+#
+# A Colab runtime forgets everything when it ends: checkpoints, results and the downloaded dataset.
+# `cl.use_drive()` mounts your Google Drive (Colab asks for access) and keeps them in its folder
+# `MyDrive/convnext-lesson`: a run cut off in one runtime resumes from its last checkpoint in the next,
+# and the dataset is not downloaded again. Each Colab notebook has its own runtime, so call it near the
+# top of every notebook whose runs you want to keep. On your own machine runs stay on your disk and
+# nothing is needed. (How Drive's filesystem treats the course's checkpoint writes is not yet tried on a
+# real Drive: the README's Colab section says what is known.)
+
+# %%
+USE_DRIVE = False  # on Colab: True keeps runs and data in your Google Drive
+if not cl.colab.in_colab():
+    print("Not on Colab: runs and data stay on this machine's disk; Drive is not needed.")
+elif USE_DRIVE:
+    cl.use_drive()
+else:
+    print("On Colab without Drive: runs and data are lost when this runtime ends. "
+          "To keep them, set USE_DRIVE = True above and run this cell again.")
+
+# %% [markdown]
 # ## The roadmap at a glance
 #
 # Seventeen steps take ResNet-50 to ConvNeXt-T. Each is the step before plus **one** named change; the
