@@ -1,4 +1,4 @@
-"""Interactive explorers of the roadmap (ipywidgets 8), for JupyterLab 4 and Colab.
+"""Interactive explorers of the roadmap (ipywidgets 8, or 7.7 as Colab ships it), for JupyterLab 4 and Colab.
 
 In a notebook cell (the widget is the cell's value)::
 
@@ -35,6 +35,9 @@ from .receptive_field import (KERNEL_SIZES, KERNEL_STEPS, check_kernel_size, che
                               effective_receptive_field, kernel_config)
 
 IMAGE_SIZE = 224
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# Colab ships ipywidgets 7.7.1; the course keeps it rather than upgrade a package inside a running kernel.
+IPYWIDGETS_7 = int(widgets.__version__.split(".")[0]) < 8
 REGIME_TITLES = {"resnet50": "ResNet-50 → ConvNeXt-T", "resnet200": "ResNet-200 → ConvNeXt-B"}
 NO_REFERENCE_RUN = "no reference run yet"
 
@@ -196,11 +199,22 @@ class _StaticFallback:
         raise NotImplementedError
 
     def _repr_mimebundle_(self, **kwargs):
-        bundle = super()._repr_mimebundle_(**kwargs)
+        if IPYWIDGETS_7:  # 7 has no _repr_mimebundle_: the same widget view, built here
+            bundle = {WIDGET_VIEW: {"version_major": 2, "version_minor": 0, "model_id": self.model_id}}
+        else:
+            bundle = super()._repr_mimebundle_(**kwargs)
         bundle["text/plain"] = self.summary_text()
         if self.picture.value:
             bundle["image/png"] = base64.b64encode(self.picture.value).decode("ascii")
         return bundle
+
+    if IPYWIDGETS_7:
+        def _ipython_display_(self, **kwargs):
+            """ipywidgets 7 displays a widget through this method (which IPython asks first), not the bundle."""
+            from IPython.display import display
+
+            display(self._repr_mimebundle_(), raw=True)
+            self._handle_displayed(**kwargs)
 
 
 def _image() -> widgets.Image:
