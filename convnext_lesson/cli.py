@@ -45,11 +45,8 @@ def cmd_flops(args) -> int:
 def cmd_train(args) -> int:
     from .training import train
 
-    run = train(args.step, profile=args.profile, dataset=args.dataset, regime=args.regime, data_dir=args.data_dir,
-                out_dir=args.out, seed=args.seed, resume=args.resume, download=args.download, ema=args.ema,
-                epochs=args.epochs, image_size=args.image_size, batch_size=args.batch_size,
-                micro_batch=args.micro_batch, compile=args.compile or None, device=args.device, amp=args.amp,
-                progress=not args.no_progress)
+    options = run_options(args, "step", "set")
+    run = train(args.step, progress=not args.no_progress, **options, **dict(args.set or []))
     if run.record is not None:
         print(run)
     return 0
@@ -64,30 +61,52 @@ def cmd_doctor(args) -> int:
 def cmd_ladder(args) -> int:
     from .training.ladder import ladder
 
-    ladder(profile=args.profile, steps=args.steps, dataset=args.dataset, regime=args.regime, data_dir=args.data_dir,
-           out_dir=args.out, seed=args.seed, download=args.download, progress=not args.no_progress,
-           epochs=args.epochs, image_size=args.image_size, batch_size=args.batch_size)
+    ladder(progress=not args.no_progress, **run_options(args))
     return 0
 
 
-def add_run_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments shared by ``train`` and ``ladder``."""
-    from .training.datasets import DATASETS
-    from .training.profiles import ENV_VAR, PROFILES
+def run_options(args, *own: str) -> dict:
+    """The run options given on the command line, as keyword arguments (``--recipe`` settings as a dict)."""
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "func", "no_progress", *own)}
+    if "recipe" in options:
+        options["recipe"] = dict(options["recipe"])
+    return options
 
-    p.add_argument("--profile", choices=list(PROFILES),
-                   help=f"run size (default: ${ENV_VAR}, else cpu without a GPU, colab or full with one)")
-    p.add_argument("--dataset", choices=list(DATASETS), help="default: the profile's")
-    p.add_argument("--regime", choices=REGIMES, default="resnet50")
-    p.add_argument("--data-dir", help="folder with an offline copy (unpacked, or the .tar.gz packs); "
-                   "default: $CONVNEXT_LESSON_DATA and data/")
-    p.add_argument("--download", action="store_true", help="download the official archive if no copy is found")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="folder for run folders (default: $CONVNEXT_LESSON_RUNS or ./runs)")
-    p.add_argument("--epochs", type=positive_int, help="override the profile's epochs")
-    p.add_argument("--image-size", type=positive_int, help="override the profile's resolution")
-    p.add_argument("--batch-size", type=positive_int, help="override the profile's effective batch")
+
+def add_run_arguments(p: argparse.ArgumentParser, names) -> None:
+    """One flag for each run option in ``names``, described as ``plan.RunOptions`` describes it (the list is
+    written there once). A flag not given is left out, so the option keeps its default."""
+    from dataclasses import fields
+
+    from .training.plan import RunOptions
+
+    for option in fields(RunOptions):
+        if option.name not in names:
+            continue
+        kind, meta = option.type, option.metadata
+        flag = meta["flag"] or "--" + option.name.replace("_", "-")
+        common = dict(dest=option.name, help=meta["help"], default=argparse.SUPPRESS)
+        if kind.startswith("bool"):
+            p.add_argument(flag, action="store_true", **common)
+        elif kind.startswith("dict"):
+            p.add_argument(flag, action="append", type=setting, metavar="KEY=VALUE", **common)
+        else:
+            number = positive_int if option.name != "seed" else int
+            p.add_argument(flag, type=number if kind.startswith("int") else str, choices=meta["choices"], **common)
     p.add_argument("--no-progress", action="store_true", help="no progress bars (logs, CI)")
+
+
+def setting(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` as (key, value): the value read as a Python literal (0.5, True, (7, 7), None), else as text."""
+    import ast
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r} (e.g. kernel_size=9 or mix_prob=0.0)")
+    try:
+        return key.strip(), ast.literal_eval(value.strip())
+    except (ValueError, SyntaxError):
+        return key.strip(), value.strip()
 
 
 def positive_int(text: str) -> int:
@@ -114,21 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Train one roadmap step. Under torchrun (torchrun --nproc_per_node N -m "
                         "convnext_lesson train ...) it trains with DistributedDataParallel.")
     tr.add_argument("--step", required=True, help="step index (0-16) or name, e.g. 9 or kernel_7")
-    add_run_arguments(tr)
-    tr.add_argument("--resume", action="store_true", help="continue the run from its checkpoint")
-    tr.add_argument("--ema", action="store_true", help="also keep and evaluate an EMA of the weights")
-    tr.add_argument("--micro-batch", type=positive_int, help="images per process at once (gradient accumulation)")
-    tr.add_argument("--compile", action="store_true", help="torch.compile the model")
-    tr.add_argument("--amp", choices=("auto", "bf16", "fp16", "none"), default="auto",
-                    help="mixed precision: auto (bf16 on Ampere and later, fp16 on older GPUs, none on a CPU), "
-                         "or a choice; none trains in full precision")
-    tr.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda if available)")
+    from .training.plan import RunOptions
+
+    add_run_arguments(tr, RunOptions.__dataclass_fields__)
+    tr.add_argument("--set", action="append", type=setting, metavar="KEY=VALUE",
+                    help="change a field of the step's network config, e.g. kernel_size=9 (repeatable)")
     tr.set_defaults(func=cmd_train)
 
     la = sub.add_parser("ladder", help="train roadmap steps in order (skipping finished ones), then write a summary "
                         "table and the roadmap plot")
     la.add_argument("--steps", help='e.g. "0-3,9,16" or "0 1 16" (default: all steps)')
-    add_run_arguments(la)
+    add_run_arguments(la, set(RunOptions.__dataclass_fields__) - {"resume"})  # a ladder always resumes
     la.set_defaults(func=cmd_ladder)
     doc = sub.add_parser("doctor", help="check this machine for the course: Python, packages, device, profile, "
                          "data, memory, disk, and what to do about anything missing")

@@ -130,3 +130,58 @@ def test_the_function_train_and_the_training_room_are_both_reachable():
 
     assert callable(cl.train) and cl.train.__module__ == "convnext_lesson.training.run"
     assert engine.Trainer.__module__ == "convnext_lesson.training.engine"
+
+
+# -- the training hallway: each thing decided once, one run path (issue 23's boundaries) --------------------------
+
+def functions(path: Path):
+    """(name, parameter count, line count) of every function and method in ``path``."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            a = node.args
+            count = len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs) - (a.args[:1] != [] and a.args[0].arg
+                                                                                in ("self", "cls"))
+            yield node.name, count, node.end_lineno - node.lineno + 1
+
+
+def test_only_the_public_train_takes_15_or_more_parameters():
+    wide = [f"{p.relative_to(PACKAGE)}:{name} ({n})" for p in MODULES for name, n, _ in functions(p) if n >= 15]
+    assert wide == ["training/run.py:train (20)"], wide
+
+
+def test_the_two_run_paths_are_short():
+    lengths = {name: lines for p in (PACKAGE / "training" / "run.py", PACKAGE / "training" / "finetune.py")
+               for name, _, lines in functions(p) if name in ("execute", "finetune")}
+    assert set(lengths) == {"execute", "finetune"} and max(lengths.values()) <= 40, lengths
+
+
+def test_the_data_room_does_not_import_the_recipes():
+    for name in ("data", "datasets", "download"):
+        path = PACKAGE / "training" / f"{name}.py"
+        targets = {t for _, t in imports(path.read_text(encoding="utf-8"), f"convnext_lesson.training.{name}")}
+        assert "convnext_lesson.training.recipes" not in targets, name
+
+
+def asks_torch_for_devices(source: str) -> bool:
+    """Whether ``source`` asks torch which devices exist (``torch.cuda.is_available()``, ``...mps.is_available()``,
+    ``torch.cuda.device_count()``) or builds a rank's GPU device (``torch.device("cuda", ...)``)."""
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Attribute) and f.value.attr in ("cuda", "mps") \
+                and f.attr in ("is_available", "device_count"):
+            return True
+        if isinstance(f, ast.Attribute) and f.attr == "device" and len(node.args) == 2:
+            return True
+    return False
+
+
+def test_the_device_is_decided_by_the_runtime():
+    """The runtime decides the device (and a torchrun rank's GPU); besides it only the two modules that tell the
+    learner what the machine has look for devices."""
+    asking = sorted(str(p.relative_to(PACKAGE)) for p in MODULES if asks_torch_for_devices(p.read_text(encoding="utf-8")))
+    assert asking == ["teach/doctor.py", "teach/notebook.py", "training/runtime.py"], asking
+    assert asks_torch_for_devices("import torch\ntorch.cuda.is_available()\n")
+    assert asks_torch_for_devices("torch.device('cuda', rank)\n")
+    assert not asks_torch_for_devices("torch.device('meta')\ntorch.cuda.get_device_name(0)\n")

@@ -63,3 +63,23 @@ def test_cpu_threads_are_set_for_the_block_and_restored():
     assert torch.get_num_threads() == before
     with runtime.cpu_threads(None):
         assert torch.get_num_threads() == before
+
+
+def test_train_spells_out_the_run_options_and_the_command_line_offers_each():
+    """The run's options are listed once (plan.RunOptions); train's keywords and the command's flags follow it."""
+    import dataclasses
+    import inspect
+
+    from convnext_lesson.cli import build_parser
+    from convnext_lesson.training.plan import RunOptions
+
+    options = [f.name for f in dataclasses.fields(RunOptions)]
+    from convnext_lesson import train
+
+    keywords = list(inspect.signature(train).parameters)
+    assert keywords == ["step", *options, "progress", "verbose", "overrides"]
+    train_command = build_parser()._subparsers._group_actions[0].choices["train"]
+    dests = {a.dest for a in train_command._actions}
+    assert set(options) <= dests and {"set", "step", "no_progress"} <= dests
+    for f in dataclasses.fields(RunOptions):
+        assert f.metadata["help"], f.name

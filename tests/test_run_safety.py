@@ -63,8 +63,10 @@ def test_a_checkpoint_from_before_the_data_identity_resumes(tmp_path):
     done = cl.train(16, epochs=1, out_dir=tmp_path, **KW)
     path = done.run_dir / ckpt.CHECKPOINT_NAME
     state = ckpt.load(path)
-    assert state["spec"]["data"].startswith("offline-pack:sha256:")
-    del state["spec"]["data"]  # as a checkpoint written before runs recorded their copy
+    assert state["spec"]["dataset"].startswith("offline-pack:sha256:")
+    # as a checkpoint written before runs recorded their copy, and before the spec took the record's key names
+    spec = state["spec"]
+    spec["recipe"], spec["dataset"] = spec.pop("recipe_settings"), "imagenette-tiny"
     ckpt.save({k: v for k, v in state.items() if k != "format"}, path)
     (done.run_dir / results.RESULT_NAME).unlink()
     again = cl.train(16, epochs=1, out_dir=tmp_path, resume=True, **KW)
@@ -75,10 +77,15 @@ def test_a_checkpoint_of_another_dataset_copy_is_refused(tmp_path):
     done = cl.train(16, epochs=1, out_dir=tmp_path, **KW)
     path = done.run_dir / ckpt.CHECKPOINT_NAME
     state = ckpt.load(path)
-    state["spec"]["data"] = "official:md5:0123"
+    state["spec"]["dataset"] = "official:md5:0123"
     ckpt.save({k: v for k, v in state.items() if k != "format"}, path)
     (done.run_dir / results.RESULT_NAME).unlink()
-    with pytest.raises(ckpt.CheckpointError, match="different run.*data: checkpoint 'official:md5:0123'"):
+    with pytest.raises(ckpt.CheckpointError, match="different run.*dataset: checkpoint 'official:md5:0123'"):
+        cl.train(16, epochs=1, out_dir=tmp_path, resume=True, **KW)
+    spec = state["spec"]  # the same, in a checkpoint written under the spec's earlier key names
+    spec["recipe"], spec["dataset"], spec["data"] = spec.pop("recipe_settings"), "imagenette-tiny", spec["dataset"]
+    ckpt.save({k: v for k, v in state.items() if k != "format"}, path)
+    with pytest.raises(ckpt.CheckpointError, match="different run.*dataset: checkpoint 'official:md5:0123'"):
         cl.train(16, epochs=1, out_dir=tmp_path, resume=True, **KW)
 
 
@@ -140,3 +147,22 @@ def test_notebook_conftest_removes_its_runs_folder(tmp_path):
                           cwd=session, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert Path(seen.read_text(encoding="utf-8")).parent == scratch and list(scratch.iterdir()) == []
+
+
+def test_the_command_line_passes_what_the_api_can(tmp_path, capsys):
+    """--set changes the network's config and --recipe the recipe: the same run (folder, record) as the API's."""
+    from convnext_lesson.cli import main
+
+    api = cl.train(15, epochs=1, out_dir=tmp_path / "api", kernel_size=5, recipe={"mix_prob": 0.0}, **KW)
+    assert main(["train", "--step", "15", "--profile", "smoke", "--epochs", "1", "--out", str(tmp_path / "cli"),
+                 "--set", "kernel_size=5", "--recipe", "mix_prob=0.0", "--no-progress"]) == 0
+    [record] = (tmp_path / "cli").rglob(results.RESULT_NAME)
+    cli = json.loads(record.read_text(encoding="utf-8"))
+    assert record.parent.name == api.run_dir.name and cli["overrides"] == api.record["overrides"]
+    assert cli["config"]["kernel_size"] == 5 and cli["recipe_settings"]["mix_prob"] == 0.0
+    assert cli["history"][-1]["train_loss"] == api.history[-1]["train_loss"]
+    with pytest.raises(SystemExit):
+        main(["train", "--step", "15", "--profile", "smoke", "--set", "kernel_size"])
+    assert "expected KEY=VALUE" in capsys.readouterr().err
+    assert main(["train", "--step", "15", "--profile", "smoke", "--set", "kernel=5"]) == 2
+    assert "kernel" in capsys.readouterr().err

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Callable
 
 from ..model.roadmap import get_step
-from ..training import results
+from ..training import paths, results
 from .step_effects import step_effects
 
-FOLLOWUPS_DIR = Path(results.REFERENCE_DIR).parent / "followups"
+FOLLOWUPS_DIR = paths.FOLLOWUPS
 UNITS = {"image_size": "px", "epochs": "epochs", "lr": ""}  # the setting a follow-up varies, and its unit
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..training import paths
 from ..training.recipes import IMAGENET_MEAN, IMAGENET_STD, Recipe, make_optimizer, make_scheduler
 from .pretrained import IMAGENETTE_CLASSES
 
@@ -167,7 +168,7 @@ def decay_split(model: nn.Module, recipe: Recipe) -> dict[str, list[str]]:
 
 # -- the recipe search: which short-run recipe, chosen by measurement -----------------------------------------------
 
-RECIPE_SEARCH_DIR = Path(__file__).resolve().parents[1] / "reference" / "recipe_search"
+RECIPE_SEARCH_DIR = paths.RECIPE_SEARCH
 RECIPE_SEARCH_STEPS = (1, 16)  # a ResNet-shaped and a ConvNeXt-shaped network
 # every variant ``tools/recipe_search.py`` plans (its folder name: the change to the cpu profile's scaled modern
 # recipe); stage 2 runs at stage 1's learning rate, so its folders are named "base+<variant>"

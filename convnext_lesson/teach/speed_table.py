@@ -18,6 +18,7 @@ from ..model.network import Network
 from ..model.roadmap import get_step
 from ..training.benchmark import REFERENCE_THROUGHPUT, measure_throughput
 from ..training.profiles import get_profile, scale_config
+from ..training.runtime import default_device
 
 # The paper's throughput numbers (ImageNet-1K models at 224 px). The paper's, not ours.
 PAPER_THROUGHPUT = (
@@ -50,7 +51,7 @@ class SpeedSetup:
 
 def speed_setup(device: str | None = None) -> SpeedSetup:
     """On a GPU, the full networks at 224 px; on a CPU, the ``cpu`` profile's networks at its size and batch."""
-    on_gpu = torch.device(device).type == "cuda" if device else torch.cuda.is_available()
+    on_gpu = torch.device(device or default_device()).type == "cuda"  # the setup for that kind of device
     if on_gpu:
         return SpeedSetup("full-size networks, 224 px, batch 64, channels-last, mixed precision (as training)",
                           1.0, 1.0, 1000, 224, 64, True, warmup=3, repeats=10, iters_per_repeat=2)

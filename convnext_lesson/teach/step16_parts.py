@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean
 
-from ..training import results
+from ..training import paths, results
 from ..training.profiles import get_profile
 from .step_effects import pooled_std
 
-PARTS_DIR = Path(results.REFERENCE_DIR).parent / "followups" / "step16-parts"
+PARTS_DIR = paths.FOLLOWUPS / "step16-parts"
 VARIANTS_DIR = Path(results.REFERENCE_DIR).parent / "variants"
 SEEDS = (0, 1, 2)
 

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from .engine import forward_backward
-from .runtime import amp_dtype_for, autocast, configure_cuda, default_device, synchronize
+from .paths import REFERENCE_THROUGHPUT
+from .runtime import amp_dtype_for, autocast, check_device, configure_cuda, synchronize
 
 MODES = ("inference", "train")
 
@@ -52,7 +53,7 @@ def measure_throughput(model: nn.Module, *, mode: str = "inference", batch_size:
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
-    device = torch.device(device) if device else default_device()
+    device = check_device(device)
     dtype = dtype or amp_dtype_for(device) or torch.float32
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     cuda_settings = configure_cuda(device)  # the same as training switches on, whatever ran before
@@ -118,7 +119,6 @@ def layer_intensity(kind: str, channels: int, size: int, kernel: int = 7, expans
     return {"layer": kind, "MMACs": macs / 1e6, "MB moved": moved / 1e6, "MACs per byte": macs / moved}
 
 
-REFERENCE_THROUGHPUT = Path(__file__).resolve().parents[1] / "reference" / "throughput.json"
 
 
 def show_reference_throughput(path=REFERENCE_THROUGHPUT) -> None:
@@ -159,7 +159,7 @@ def throughput_study(steps=None, *, batch_size: int = 128, image_size: int = 224
 
     from ..model.roadmap import build_model, get_step, roadmap_steps
 
-    dev = torch.device(device) if device else default_device()
+    dev = check_device(device)
     chosen = [get_step(s, regime) for s in steps] if steps is not None else list(roadmap_steps(regime))
     sizes = dict(batch_size=batch_size, image_size=image_size, repeats=repeats)
 

@@ -116,8 +116,23 @@ def load(path: str | os.PathLike, map_location="cpu") -> dict:
     return state
 
 
+def _current_names(spec: dict) -> dict:
+    """A spec written before its keys took the record's names, renamed, so that unfinished runs keep resuming:
+    ``recipe`` (the settings) is now ``recipe_settings``, and a roadmap run's ``dataset`` names its copy (then
+    ``data``; absent from checkpoints written before copies were told apart) rather than the dataset."""
+    spec = dict(spec)
+    if isinstance(spec.get("recipe"), dict):
+        spec["recipe_settings"] = spec.pop("recipe")
+        if "step" in spec:  # a roadmap run (a fine-tuning run's dataset was and is its name)
+            copy = spec.pop("data", None)
+            spec.pop("dataset")
+            spec |= {"dataset": copy} if copy else {}
+    return spec
+
+
 def check_compatible(saved_spec: dict, spec: dict, path) -> None:
     """Refuse to resume a checkpoint of another step, dataset, profile or recipe."""
+    saved_spec = _current_names(saved_spec)
     what = lambda s: f"step {s.get('step')} ({s.get('step_name')}) of regime {s.get('regime')}"  # noqa: E731
     if (saved_spec.get("step"), saved_spec.get("regime")) != (spec.get("step"), spec.get("regime")):
         raise CheckpointError(f"checkpoint {path} is from {what(saved_spec)}, not {what(spec)}; resume it with "

@@ -25,12 +25,9 @@ import torch
 from ..model.counting import one_thread
 from .datasets import CIFAR_PICKLE_FOLDER, DATASETS, Archive, DataError, DatasetCopy, DatasetInfo, get_dataset_info
 from .download import DownloadError, download, extract, verify
+from .paths import PACKAGE_DATA, PROJECT_DATA
 
 ENV_DATA = "CONVNEXT_LESSON_DATA"
-# The project's data/ folder exists only in a source checkout; a pip install has the package alone.
-_PROJECT = Path(__file__).resolve().parents[2]
-PROJECT_DATA = _PROJECT / "data" if (_PROJECT / "pyproject.toml").is_file() else None
-PACKAGE_DATA = Path(__file__).resolve().parents[1] / "data_files"  # travels with a pip install
 
 
 def default_download_dir() -> Path:
@@ -335,10 +332,10 @@ class ImageDataset(torch.utils.data.Dataset):
             return self.transform(image), self.labels[index]
 
 
-def make_datasets(copy: DatasetCopy, image_size: int, train_transform, eval_transform, preload_images: bool):
-    """(train, val) datasets. Preloaded images are stored at the eval resize (image_size / 0.875)."""
-    from .recipes import normalize_transform
-
+def make_datasets(copy: DatasetCopy, image_size: int, train_transform, preload_images: bool):
+    """(train, val) datasets: the training images through ``train_transform`` (the recipe's augmentation), the
+    validation images through the paper's evaluation (``eval_transform``). Preloaded images are stored at the
+    eval resize (image_size / 0.875)."""
     load_size = eval_resize(image_size)
     if preload_images:
         check_memory_for_preload(copy, image_size)
@@ -350,10 +347,11 @@ def make_datasets(copy: DatasetCopy, image_size: int, train_transform, eval_tran
         val = ImageDataset(normalize_transform(), crop, labels)
     elif copy.root.name == CIFAR_PICKLE_FOLDER:
         train = ImageDataset(train_transform, *_cifar_arrays(copy, "train"))
-        val = ImageDataset(eval_transform, *_cifar_arrays(copy, "val"))
+        val = ImageDataset(eval_transform(image_size, load_size), *_cifar_arrays(copy, "val"))
     else:
         train = ImageDataset(train_transform, samples=list_images(copy, "train"), load_size=load_size)
-        val = ImageDataset(eval_transform, samples=list_images(copy, "val"), load_size=load_size)
+        val = ImageDataset(eval_transform(image_size, load_size), samples=list_images(copy, "val"),
+                           load_size=load_size)
     return train, val
 
 
@@ -377,6 +375,26 @@ def check_memory_for_preload(copy: DatasetCopy, image_size: int, available_mb: f
                          f"{free / 1024:,.1f} GB free; use a smaller image_size (the profiles use 32 to 160)")
 
 
+# -- the evaluation pipeline: the same for every recipe, so it lives with the data ---------------------------------
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
 def eval_resize(image_size: int) -> int:
     """The paper's evaluation: resize to image_size / 0.875, then centre-crop image_size."""
     return int(round(image_size / 0.875))
+
+
+def eval_transform(image_size: int, resize: int):
+    """Resize the shorter side to ``resize`` (image_size / 0.875), centre-crop, normalise."""
+    from torchvision.transforms import v2
+
+    return v2.Compose([v2.ToImage(), v2.Resize(resize, antialias=True), v2.CenterCrop(image_size),
+                       v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+
+def normalize_transform():
+    """To float and normalise only (images already cropped to size)."""
+    from torchvision.transforms import v2
+
+    return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])

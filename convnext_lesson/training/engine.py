@@ -20,10 +20,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from . import checkpoint as ckpt
-from .distributed import DistInfo, all_reduce_sum, barrier
+from .distributed import all_reduce_sum, barrier
 from .recipes import BatchMixer, Recipe, make_optimizer, make_scheduler
 from .memory import peak_rss_mb
-from .runtime import autocast, configure_cuda, default_device, grad_scaler, resolve_amp, synchronize
+from .runtime import Runtime, autocast, grad_scaler, synchronize
 from .seeding import EpochSampler, mix_seed
 
 LOSS_CHECK_EVERY = 20  # steps between loss read-backs (each one waits for the GPU)
@@ -77,25 +77,22 @@ def forward_backward(model: nn.Module, images: torch.Tensor, labels: torch.Tenso
 
 
 class Trainer:
-    """Trains ``model`` on ``train_set`` with ``recipe``, evaluating on ``val_set`` every epoch.
+    """Trains ``model`` on ``train_set`` with ``recipe``, evaluating on ``val_set`` every epoch, as ``runtime`` says.
 
-    ``batch_size`` is the effective batch (all processes, all accumulation steps);
-    ``micro_batch`` is what one process runs at once (None: its whole share).
-    ``spec`` identifies the run; a checkpoint with another spec is refused. ``recipe.ema_decay``
-    (None: off) keeps an EMA of the weights. ``param_groups`` (default: the recipe's weight-decay
-    groups) may give groups their own ``lr``, as fine-tuning does for a new head.
+    ``batch_size`` is the effective batch (all processes, all accumulation steps); ``micro_batch`` is what one
+    process runs at once (None: its whole share). ``steps_per_epoch`` comes from the run's plan. ``spec``
+    identifies the run; a checkpoint with another spec is refused. ``recipe.ema_decay`` (None: off) keeps an EMA
+    of the weights. ``param_groups`` (default: the recipe's weight-decay groups) may give groups their own ``lr``,
+    as fine-tuning does for a new head.
     """
 
-    def __init__(self, model: nn.Module, train_set, val_set, recipe: Recipe, *, epochs: int, batch_size: int,
-                 seed: int, run_dir: Path, spec: dict, num_classes: int, micro_batch: int | None = None,
-                 device: torch.device | None = None, dist: DistInfo = DistInfo(), workers: int = 0,
-                 channels_last: bool = False, compile: bool = False, amp: str = "auto",
-                 param_groups: list[dict] | None = None,
-                 max_steps_per_epoch: int | None = None, progress: bool = True, verbose: bool = True):
-        self.device = device or default_device()
-        self.dist, self.recipe, self.epochs, self.seed = dist, recipe, epochs, seed
-        self.run_dir, self.spec, self.workers = Path(run_dir), spec, workers
-        self.progress, self.verbose = progress and dist.is_main, verbose and dist.is_main
+    def __init__(self, model: nn.Module, train_set, val_set, recipe: Recipe, runtime: Runtime, *, epochs: int,
+                 steps_per_epoch: int, batch_size: int, seed: int, run_dir: Path, spec: dict,
+                 micro_batch: int | None = None, param_groups: list[dict] | None = None):
+        dist = runtime.dist
+        self.runtime, self.device, self.dist, self.amp_dtype = runtime, runtime.device, dist, runtime.amp
+        self.recipe, self.epochs, self.seed, self.run_dir, self.spec = recipe, epochs, seed, Path(run_dir), spec
+        self.progress, self.verbose = runtime.progress, runtime.verbose
         self.train_set, self.val_set = train_set, val_set
         if batch_size % dist.world_size:
             raise ValueError(f"batch size {batch_size} does not divide over {dist.world_size} processes")
@@ -104,22 +101,22 @@ class Trainer:
         if self.rank_batch % self.micro:
             raise ValueError(f"micro-batch {self.micro} does not divide the per-process batch {self.rank_batch}")
         self.accum = self.rank_batch // self.micro
-        self.steps_per_epoch = steps_per_epoch(len(train_set), batch_size, max_steps_per_epoch)
-        if self.steps_per_epoch < 1:
-            raise ValueError(f"the training set ({len(train_set)} images) is smaller than one batch ({batch_size})")
-        self.total_steps = self.steps_per_epoch * epochs
+        if not 1 <= steps_per_epoch * batch_size <= len(train_set):
+            raise ValueError(f"the training set ({len(train_set)} images) does not hold {steps_per_epoch} steps "
+                             f"of {batch_size} images" + (" (it is smaller than one batch)"
+                                                          if len(train_set) < batch_size else ""))
+        self.steps_per_epoch, self.total_steps = steps_per_epoch, steps_per_epoch * epochs
 
-        self.cuda_settings = configure_cuda(self.device)  # cuDNN autotuning and TF32, as the speed measurements
-        self.amp_dtype = resolve_amp(amp, self.device)
-        self.channels_last = channels_last
+        self.cuda_settings = runtime.cuda_settings  # cuDNN autotuning and TF32, for the record
+        self.channels_last = runtime.channels_last
         self.raw_model = model.to(self.device)
-        if channels_last:
+        if self.channels_last:
             self.raw_model = self.raw_model.to(memory_format=torch.channels_last)
         self.model = self.raw_model
         if dist.enabled:
             self.model = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[dist.local_rank] if self.device.type == "cuda" else None)
-        if compile:
+        if runtime.compile:
             self.model = torch.compile(self.model)
         self.optimizer = make_optimizer(self.raw_model, recipe, fused=self.device.type == "cuda",
                                         groups=param_groups)
@@ -131,7 +128,7 @@ class Trainer:
 
             self.ema = AveragedModel(self.raw_model, multi_avg_fn=get_ema_multi_avg_fn(self.ema_decay),
                                      use_buffers=True)
-        self.mixer = BatchMixer(recipe, num_classes)
+        self.mixer = BatchMixer(recipe, model.num_classes)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
         self.sampler = EpochSampler(train_set, dist, seed)
         self._build_loaders()
@@ -147,7 +144,8 @@ class Trainer:
 
     def _build_loaders(self) -> None:
         cuda = self.device.type == "cuda"
-        common = dict(num_workers=self.workers, pin_memory=cuda, persistent_workers=self.workers > 0)
+        workers = self.runtime.workers
+        common = dict(num_workers=workers, pin_memory=cuda, persistent_workers=workers > 0)
         self.train_loader = DataLoader(self.train_set, batch_size=self.micro, sampler=self.sampler, drop_last=True,
                                        **common)
         shard = torch.utils.data.Subset(self.val_set, range(self.dist.rank, len(self.val_set), self.dist.world_size))

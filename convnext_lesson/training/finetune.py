@@ -19,13 +19,12 @@ import torch
 from torch import nn
 
 from ..model.counting import count_params, trainable_params
-from . import checkpoint as ckpt
-from .data import eval_resize, locate, make_datasets
-from .distributed import init_distributed, main_first
-from .engine import Trainer
+from .data import make_datasets
+from .engine import Trainer, steps_per_epoch
 from .profiles import Profile, get_profile
-from .recipes import Recipe, eval_transform, get_recipe, param_groups, train_transform
-from .runtime import check_device, cpu_threads
+from .recipes import Recipe, get_recipe, param_groups, train_transform
+from .run import find_data, hold_run_folder
+from .runtime import cpu_threads, start_runtime
 
 # Fine-tuning the full-size ConvNeXt-T: each profile's run with these changes. smoke: seconds at 32 px (proves
 # the code runs, nothing more). cpu, colab, full: sized by estimate, not yet measured on an idle laptop, a T4 or
@@ -106,47 +105,53 @@ def finetune(model: nn.Module, profile: str | Profile | None = None, seed: int =
     val_images = changes.pop("val_images", VAL_IMAGES.get(name))
     _, size = finetune_size(profile, **changes)
     recipe = finetune_recipe()
-    dev = check_device(device)
-    dist = init_distributed(dev.type)
-    if dist.enabled and dev.type == "cuda":
-        dev = torch.device("cuda", dist.local_rank)
+    runtime = start_runtime(device, "auto", size, progress, verbose)
     with cpu_threads(size.threads), ExitStack() as stack:
-        # the tiny sample (smoke) ships with the package; a bigger profile's dataset is downloaded if missing
-        copy = main_first(dist, lambda: locate(size.dataset, download_missing=True, progress=progress and dist.is_main))
-        if model.num_classes != copy.num_classes:
-            raise ValueError(f"the model has {model.num_classes} outputs and {copy.name} has {copy.num_classes} "
-                             f"classes: call replace_head(model, {copy.num_classes}) first")
-        train_set, val_set = make_datasets(copy, size.image_size, train_transform(recipe, size.image_size),
-                                           eval_transform(size.image_size, eval_resize(size.image_size)), size.preload)
-        if val_images and val_images < len(val_set):  # an even spread over the classes
-            every = len(val_set) / val_images
-            val_set = torch.utils.data.Subset(val_set, [int(i * every) for i in range(val_images)])
+        copy, train_set, val_set = _finetune_data(model, size, recipe, runtime, val_images)
         # a kept run's folder and checkpoint are those of its starting weights; a temporary one needs no name
         start = weights_digest(model) if out_dir is not None else "temporary"
-        spec = {"kind": "finetune", "profile": name, "dataset": copy.name, "image_size": size.image_size,
-                "epochs": size.epochs, "batch_size": size.batch_size, "seed": seed, "val_images": len(val_set),
-                "recipe": json.loads(json.dumps(recipe.as_dict())), "start": start}
         folder = Path(out_dir) if out_dir is not None else Path(stack.enter_context(tempfile.TemporaryDirectory()))
         run_dir = folder / f"finetune-{name}-{copy.name}" / f"seed{seed}-{start}"
-        stack.enter_context(ckpt.lock_run_folder(run_dir))
-        trainer = Trainer(model, train_set, val_set, recipe, epochs=size.epochs, batch_size=size.batch_size,
-                          seed=seed, run_dir=run_dir, spec=spec, num_classes=copy.num_classes,
-                          micro_batch=size.micro_batch, device=dev, dist=dist, workers=size.workers,
-                          channels_last=size.channels_last, compile=size.compile,
-                          param_groups=head_param_groups(model, recipe),
-                          max_steps_per_epoch=size.max_steps_per_epoch, progress=progress, verbose=verbose)
-        if verbose and dist.is_main:
-            if name == "smoke":
-                print("SMOKE TEST: a few batches of the tiny sample at low resolution; it proves the code runs, its "
-                      "accuracy means nothing.")
-            frozen = count_params(model) - trainable_params(model)
-            print(f"fine-tuning, profile {name}: {copy.name} at {size.image_size} px, {size.epochs} epoch(s) of "
-                  f"{trainer.steps_per_epoch} steps, batch {size.batch_size}, lr {LR:g} "
-                  f"(head {HEAD_LR_FACTOR * LR:g}), {trainable_params(model) / 1e6:.2f}M trainable parameters"
-                  + (f" ({frozen / 1e6:.2f}M frozen)" if frozen else "") + f", device {dev.type}")
+        hold_run_folder(runtime, run_dir, stack)
+        spec = {"kind": "finetune", "profile": name, "dataset": copy.name, "image_size": size.image_size,
+                "epochs": size.epochs, "batch_size": size.batch_size, "seed": seed, "val_images": len(val_set),
+                "recipe_settings": json.loads(json.dumps(recipe.as_dict())), "start": start}
+        steps = steps_per_epoch(len(train_set), size.batch_size, size.max_steps_per_epoch)
+        trainer = Trainer(model, train_set, val_set, recipe, runtime, epochs=size.epochs, steps_per_epoch=steps,
+                          batch_size=size.batch_size, micro_batch=size.micro_batch, seed=seed, run_dir=run_dir,
+                          spec=spec, param_groups=head_param_groups(model, recipe))
+        _announce(name, copy, size, trainer)
         history = [{"epoch": 0, **trainer.evaluate()}]
-        if verbose and dist.is_main:
+        if runtime.verbose:
             print(f"before fine-tuning: val top-1 {history[0]['val_top1']:.1f}% ({len(val_set)} images)")
         history += trainer.fit(resume=resume)
     model.eval()
-    return FinetuneResult(history, size, name, str(dev))
+    return FinetuneResult(history, size, name, str(runtime.device))
+
+
+def _finetune_data(model: nn.Module, size: Profile, recipe: Recipe, runtime, val_images: int | None):
+    """(copy, train set, val set); ``val_images`` of the validation set, an even spread over the classes."""
+    # the tiny sample (smoke) ships with the package; a bigger profile's dataset is downloaded if missing
+    copy = find_data(runtime, size.dataset, download=True)
+    if model.num_classes != copy.num_classes:
+        raise ValueError(f"the model has {model.num_classes} outputs and {copy.name} has {copy.num_classes} "
+                         f"classes: call replace_head(model, {copy.num_classes}) first")
+    train_set, val_set = make_datasets(copy, size.image_size, train_transform(recipe, size.image_size), size.preload)
+    if val_images and val_images < len(val_set):
+        every = len(val_set) / val_images
+        val_set = torch.utils.data.Subset(val_set, [int(i * every) for i in range(val_images)])
+    return copy, train_set, val_set
+
+
+def _announce(name: str, copy, size: Profile, trainer: Trainer) -> None:
+    if not trainer.verbose:
+        return
+    model = trainer.raw_model
+    if name == "smoke":
+        print("SMOKE TEST: a few batches of the tiny sample at low resolution; it proves the code runs, its "
+              "accuracy means nothing.")
+    frozen = count_params(model) - trainable_params(model)
+    print(f"fine-tuning, profile {name}: {copy.name} at {size.image_size} px, {size.epochs} epoch(s) of "
+          f"{trainer.steps_per_epoch} steps, batch {size.batch_size}, lr {LR:g} "
+          f"(head {HEAD_LR_FACTOR * LR:g}), {trainable_params(model) / 1e6:.2f}M trainable parameters"
+          + (f" ({frozen / 1e6:.2f}M frozen)" if frozen else "") + f", device {trainer.device.type}")

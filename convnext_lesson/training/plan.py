@@ -16,18 +16,18 @@ import json
 import numbers
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ..model.config import NetConfig
-from ..model.roadmap import Step, get_step
-from .datasets import get_dataset_info
+from ..model.roadmap import REGIMES, Step, get_step
+from .datasets import DATASETS, get_dataset_info
 from .engine import steps_per_epoch
 from .profiles import PROFILES, Profile, get_profile, scale_config
 from .recipes import Recipe, describe, ema_decay_for, get_recipe
-from .runtime import amp_dtype_for, amp_name, check_device, in_colab, resolve_amp
+from .runtime import AMP_CHOICES, amp_dtype_for, amp_name, check_device, in_colab, resolve_amp
 
 ENV_RUNS = "CONVNEXT_LESSON_RUNS"
 # Profile fields that only change how fast a run goes, not what it computes.
@@ -152,35 +152,104 @@ def short_run_start(cfg: NetConfig) -> NetConfig:
     return cfg.replace(init="kaiming", layer_scale=None)
 
 
-def plan_run(step: int | str = 16, profile: str | Profile | None = None, dataset: str | None = None,
-             regime: str = "resnet50", data_dir=None, out_dir=None, seed: int = 0, resume: bool = False,
-             download: bool | None = None, ema: bool = False, recipe: dict | None = None, epochs: int | None = None,
-             image_size: int | None = None, batch_size: int | None = None, micro_batch: int | None = None,
-             compile: bool | None = None, device: str | None = None, amp: str = "auto", **overrides) -> RunPlan:
-    """The plan of ``train(...)`` with the same arguments (see ``run.train``); every argument is checked here."""
-    st = get_step(step, regime)
-    base = get_profile(profile)
-    changes = {k: v for k, v in dict(epochs=epochs, image_size=image_size, batch_size=batch_size,
-                                     micro_batch=micro_batch, compile=compile).items() if v is not None}
+def _option(default, help: str, flag: str | None = None, choices=None):
+    return field(default=default, metadata={"help": help, "flag": flag, "choices": choices})
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What a run can be asked for besides its step and its config changes: the one list of them, read by
+    ``plan_run``, spelled out as ``train``'s keywords (a test keeps the two equal) and by the command line (one
+    flag each, with this help)."""
+
+    profile: str | Profile | None = _option(None, "run size (default: $CONVNEXT_LESSON_PROFILE, else cpu without a "
+                                                   "GPU, colab or full with one)", choices=tuple(PROFILES))
+    dataset: str | None = _option(None, "default: the profile's", choices=tuple(DATASETS))
+    regime: str = _option("resnet50", "which roadmap", choices=REGIMES)
+    data_dir: str | os.PathLike | None = _option(None, "folder with an offline copy (unpacked, or the .tar.gz packs); "
+                                                       "default: $CONVNEXT_LESSON_DATA and data/")
+    out_dir: str | os.PathLike | None = _option(None, "folder for run folders (default: $CONVNEXT_LESSON_RUNS or "
+                                                      "./runs)", flag="--out")
+    seed: int = _option(0, "the run's seed")
+    resume: bool = _option(False, "continue the run from its checkpoint")
+    download: bool | None = _option(None, "download the official archive if no copy is found (default: only on "
+                                          "Colab)")
+    ema: bool = _option(False, "also keep and evaluate an EMA of the weights")
+    recipe: dict | None = _option(None, "change a setting of the scaled recipe, e.g. mix_prob=0.0 (repeatable)")
+    epochs: int | None = _option(None, "override the profile's epochs")
+    image_size: int | None = _option(None, "override the profile's resolution")
+    batch_size: int | None = _option(None, "override the profile's effective batch")
+    micro_batch: int | None = _option(None, "images per process at once (gradient accumulation)")
+    compile: bool | None = _option(None, "torch.compile the model")
+    device: str | None = _option(None, "cpu, cuda, cuda:1, ... (default: cuda if available)")
+    amp: str = _option("auto", "mixed precision: auto (bf16 on Ampere and later, fp16 on older GPUs, none on a "
+                               "CPU), or a choice; none trains in full precision", choices=AMP_CHOICES)
+
+
+def plan_run(step: int | str = 16, **options) -> RunPlan:
+    """The plan of ``train(...)`` with the same arguments (see ``run.train``): ``RunOptions``' fields, and any other
+    keyword changes the step's config (``kernel_size=9``). Every argument is checked here."""
+    names = RunOptions.__dataclass_fields__
+    return _plan(step, RunOptions(**{k: v for k, v in options.items() if k in names}),
+                 {k: v for k, v in options.items() if k not in names})
+
+
+_SIZING = ("epochs", "image_size", "batch_size", "micro_batch", "compile")  # options that change the profile
+
+
+def _plan(step: int | str, opts: RunOptions, overrides: dict) -> RunPlan:
+    st = get_step(step, opts.regime)
+    base = get_profile(opts.profile)
+    changes = {k: getattr(opts, k) for k in _SIZING if getattr(opts, k) is not None}
     prof = base.replace(**changes) if changes else base
     for name in ("epochs", "image_size", "batch_size"):
         check_integer(name, getattr(prof, name))
     if prof.micro_batch is not None:
         check_integer("micro_batch", prof.micro_batch)
-    check_integer("seed", seed, 0, MAX_SEED)
-    dataset = dataset or prof.dataset
+    check_integer("seed", opts.seed, 0, MAX_SEED)
+    dataset = opts.dataset or prof.dataset
     info = get_dataset_info(dataset)
 
     run_epochs = prof.epochs_for(st.recipe)
     scaled_recipe = get_recipe(st.recipe).scaled(run_epochs, prof.batch_size)
-    recipe_changes = _recipe_changes(scaled_recipe, dict(recipe or {}))
+    recipe_changes = _recipe_changes(scaled_recipe, dict(opts.recipe or {}))
     recipe = scaled_recipe.replace(**recipe_changes) if recipe_changes else scaled_recipe
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
+    cfg = _run_config(st, prof, recipe, overrides)
+    dev = check_device(opts.device)
+    amp_dtype = resolve_amp(opts.amp, dev)
+    out_dir = Path(opts.out_dir) if opts.out_dir is not None else default_out_dir()
+    check_out_dir(out_dir)
+
+    # a copy on disk holds the published number of images (data.check_layout), so the data need not be read
+    steps = steps_per_epoch(info.counts[0], prof.batch_size, prof.max_steps_per_epoch)
+    if opts.ema:
+        recipe = recipe.replace(ema_decay=ema_decay_for(max(1, steps * run_epochs)))
+    # what makes this run differ from the profile's plain step: its own folder, its own checkpoint
+    sizing = {k: v for k, v in changes.items() if k != "compile"}
+    registered = PROFILES.get(base.name)
+    if registered is not None and base != registered:  # a changed Profile object under a profile's name
+        sizing = {k: v for k, v in base.as_dict().items()
+                  if k not in _SPEED_ONLY and v != getattr(registered, k)} | sizing
+    variant = {**overrides, **({"recipe": recipe_changes} if recipe_changes else {}),
+               **({"profile": sizing} if sizing else {}), **({"ema": True} if opts.ema else {}),
+               **({"amp": amp_name(amp_dtype)} if amp_dtype != amp_dtype_for(dev) else {})}
+    return RunPlan(step=st, profile=prof, dataset=dataset, num_classes=info.num_classes, config=cfg, recipe=recipe,
+                   epochs=run_epochs, steps_per_epoch=steps, seed=opts.seed, device=dev, amp=amp_dtype,
+                   out_dir=out_dir, variant=variant, data_dir=opts.data_dir,
+                   # Colab sessions start bare and are online: fetch the official archive there
+                   download=in_colab() if opts.download is None else opts.download, resume=opts.resume,
+                   out_dir_from_env=opts.out_dir is None and bool(os.environ.get(ENV_RUNS)))
+
+
+def _run_config(st: Step, prof: Profile, recipe: Recipe, overrides: dict) -> NetConfig:
+    """The step's network as this run trains it: scaled by the profile, started as the profile starts, with the
+    recipe's stochastic depth and the call's changes; checked against the image size and the batch."""
     cfg = scale_config(st.config, prof.width_mult, prof.depth_mult)
     if prof.short_run_start:  # the small profiles' start, for every step at once (only step 16 changes by it)
         cfg = short_run_start(cfg)
     if recipe.drop_path and not cfg.drop_path:  # the recipe's stochastic depth, unless the step sets its own
         cfg = cfg.replace(drop_path=round(recipe.drop_path, 6))
-    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()}
     cfg = cfg.replace(**overrides) if overrides else cfg  # unknown fields, wrong types: NetConfig says which
     if prof.image_size < cfg.min_input_size:
         raise ValueError(f"image_size={prof.image_size} is too small: the network needs at least "
@@ -190,28 +259,4 @@ def plan_run(step: int | str = 16, profile: str | Profile | None = None, dataset
         raise ValueError(f"step {st.index} has BatchNorm, whose batch statistics need at least 2 images: "
                          f"{'micro_batch' if prof.micro_batch else 'batch_size'}={per_step} is too small; "
                          "use 2 or more (LayerNorm steps, 15 and 16, train with 1)")
-    dev = check_device(device)
-    amp_dtype = resolve_amp(amp, dev)
-    out_dir_from_env = out_dir is None and bool(os.environ.get(ENV_RUNS))
-    out_dir = Path(out_dir) if out_dir is not None else default_out_dir()
-    check_out_dir(out_dir)
-
-    # a copy on disk holds the published number of images (data.check_layout), so the data need not be read
-    steps = steps_per_epoch(info.counts[0], prof.batch_size, prof.max_steps_per_epoch)
-    if ema:
-        recipe = recipe.replace(ema_decay=ema_decay_for(max(1, steps * run_epochs)))
-    # what makes this run differ from the profile's plain step: its own folder, its own checkpoint
-    sizing = {k: v for k, v in changes.items() if k != "compile"}
-    registered = PROFILES.get(base.name)
-    if registered is not None and base != registered:  # a changed Profile object under a profile's name
-        sizing = {k: v for k, v in base.as_dict().items()
-                  if k not in _SPEED_ONLY and v != getattr(registered, k)} | sizing
-    variant = {**overrides, **({"recipe": recipe_changes} if recipe_changes else {}),
-               **({"profile": sizing} if sizing else {}), **({"ema": True} if ema else {}),
-               **({"amp": amp_name(amp_dtype)} if amp_dtype != amp_dtype_for(dev) else {})}
-    return RunPlan(step=st, profile=prof, dataset=dataset, num_classes=info.num_classes, config=cfg, recipe=recipe,
-                   epochs=run_epochs, steps_per_epoch=steps, seed=seed, device=dev, amp=amp_dtype,
-                   out_dir=out_dir, variant=variant, data_dir=data_dir,
-                   # Colab sessions start bare and are online: fetch the official archive there
-                   download=in_colab() if download is None else download,
-                   resume=resume, out_dir_from_env=out_dir_from_env)
+    return cfg

@@ -102,7 +102,9 @@ def default_profile_name() -> str:
     """``full`` on a large data-centre GPU, ``colab`` on a smaller one, ``cpu`` without one."""
     import torch
 
-    if not torch.cuda.is_available():
+    from .runtime import default_device
+
+    if default_device().type != "cuda":
         return "cpu"
     props = torch.cuda.get_device_properties(0)
     big = props.total_memory >= 40 * 2**30 or any(k in props.name for k in ("A100", "H100", "H200", "B200"))

@@ -33,8 +33,10 @@ from dataclasses import asdict, dataclass, replace
 import torch
 from torch import nn
 
+# the evaluation pipeline is the data's (the same for every recipe); named here too for the notebooks
+from .data import IMAGENET_MEAN, IMAGENET_STD, eval_transform, normalize_transform  # noqa: F401
+
 RECIPES = ("original", "modern")
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 RANDAUGMENT_BINS = 11  # magnitudes 0..10, timm's scale
 WEAK_CROP_SCALE = 0.6  # smallest crop area when strength is 0 (short runs: light crops, see above)
 
@@ -203,21 +205,6 @@ def train_transform(recipe: Recipe, image_size: int):
         # per-pixel normal noise, as timm's "pixel" mode that the paper's code uses (--remode pixel)
         ops.append(v2.RandomErasing(p=recipe.random_erasing, value="random"))
     return v2.Compose(ops)
-
-
-def eval_transform(image_size: int, resize: int):
-    """Resize the shorter side to ``resize`` (image_size / 0.875), centre-crop, normalise."""
-    from torchvision.transforms import v2
-
-    return v2.Compose([v2.ToImage(), v2.Resize(resize, antialias=True), v2.CenterCrop(image_size),
-                       v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
-
-
-def normalize_transform():
-    """To float and normalise only (images already cropped to size)."""
-    from torchvision.transforms import v2
-
-    return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 
 
 class BatchMixer:

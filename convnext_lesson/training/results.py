@@ -55,12 +55,13 @@ from pathlib import Path
 
 import torch
 
+from .paths import PROJECT_ROOT, REFERENCE_RUNS
+from .runtime import cpu_description, device_description  # noqa: F401 (cpu_description: read from here too)
+
 SCHEMA_VERSION = 1
 KIND = "convnext-lesson-run"
 RESULT_NAME = "result.json"
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-# shipped inside the package, so that a pip install (Colab) finds the reference runs too
-REFERENCE_DIR = Path(__file__).resolve().parents[1] / "reference" / "runs"
+REFERENCE_DIR = REFERENCE_RUNS  # shipped inside the package, so that a pip install (Colab) finds them too
 REQUIRED = ("schema_version", "kind", "step", "regime", "profile", "dataset", "image_size", "epochs", "seed", "top1",
             "top5", "params", "gflops", "wall_time_s", "history")
 
@@ -79,26 +80,10 @@ def git_state(root: Path = PROJECT_ROOT) -> tuple[str | None, bool | None]:
         return None, None
 
 
-def cpu_description() -> str:
-    """E.g. "cpu (2 cores, AMD EPYC, AVX2)": the CPU's model and the vector instructions torch uses on it
-    decide its speed (an epoch took 2.5x as long on a 2-core AVX2 machine as on a 2-core AVX-512 one)."""
-    model = platform.processor()
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
-                     if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    parts = [f"{os.cpu_count()} cores", model, torch.backends.cpu.get_cpu_capability()]
-    return f"cpu ({', '.join(p for p in parts if p)})"
-
-
 def environment(device: torch.device) -> dict:
     import torchvision
 
-    if device.type == "cuda":
-        name, count = torch.cuda.get_device_name(device), torch.cuda.device_count()
-    else:
-        name, count = cpu_description(), 1
+    name, count = device_description(device)
     commit, dirty = git_state()
     return {"device": name, "device_count": count, "torch": torch.__version__, "torchvision": torchvision.__version__,
             "cuda": torch.version.cuda if device.type == "cuda" else None, "python": platform.python_version(),

@@ -1,10 +1,20 @@
-"""Where a run runs: the default device, CPU threads, the mixed-precision policy, and whether this is Colab."""
+"""Where a run runs: the device, its processes, CPU threads, the mixed-precision policy, and whether this is Colab.
+
+``start_runtime`` decides all of it once for a run, after the process group starts, as one ``Runtime``; the
+Trainer and the run paths take that value and ask nothing again.
+"""
 from __future__ import annotations
 
+import os
+import platform
 import sys
 from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
+
+from .distributed import DistInfo, init_distributed
 
 
 def in_colab() -> bool:
@@ -37,6 +47,57 @@ def check_device(device) -> torch.device:
     if dev.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError("device 'mps' is not available here; use cpu")
     return dev
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """How this process trains: its device (``cuda:<local rank>`` under torchrun), its place among the processes,
+    the autocast dtype (None: full precision), the speed settings, and whether it prints (rank 0 only)."""
+
+    device: torch.device
+    dist: DistInfo = DistInfo()
+    amp: torch.dtype | None = None
+    threads: int | None = None  # torch's CPU threads while training (None: as they are)
+    workers: int = 0  # DataLoader worker processes
+    channels_last: bool = False
+    compile: bool = False
+    cuda_settings: dict = field(default_factory=lambda: {"tf32": False, "cudnn_benchmark": False})
+    progress: bool = True
+    verbose: bool = True
+
+
+def start_runtime(device=None, amp: str | None = "auto", speed=None, progress: bool = True,
+                  verbose: bool = True) -> Runtime:
+    """The ``Runtime`` of a run: joins torchrun's process group (if any), then fixes the rank's device, its
+    precision (``resolve_amp`` of ``amp``) and the CUDA settings. ``speed``: anything with ``threads``,
+    ``workers``, ``channels_last`` and ``compile`` (a ``Profile``); None: one process's plain defaults."""
+    dev = device if isinstance(device, torch.device) else check_device(device)
+    dist = init_distributed(dev.type)
+    if dist.enabled and dev.type == "cuda":
+        dev = torch.device("cuda", dist.local_rank)
+    speed_settings = {k: getattr(speed, k) for k in ("threads", "workers", "channels_last", "compile")} if speed else {}
+    return Runtime(device=dev, dist=dist, amp=resolve_amp(amp, dev), cuda_settings=configure_cuda(dev),
+                   progress=progress and dist.is_main, verbose=verbose and dist.is_main, **speed_settings)
+
+
+def cpu_description() -> str:
+    """E.g. "cpu (2 cores, AMD EPYC, AVX2)": the CPU's model and the vector instructions torch uses on it
+    decide its speed (an epoch took 2.5x as long on a 2-core AVX2 machine as on a 2-core AVX-512 one)."""
+    model = platform.processor()
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
+                     if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    parts = [f"{os.cpu_count()} cores", model, torch.backends.cpu.get_cpu_capability()]
+    return f"cpu ({', '.join(p for p in parts if p)})"
+
+
+def device_description(device: torch.device) -> tuple[str, int]:
+    """(what the device is, how many of its kind this machine has): a record's ``device`` and ``device_count``."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device), torch.cuda.device_count()
+    return cpu_description(), 1
 
 
 def synchronize(device: torch.device) -> None:
