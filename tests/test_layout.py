@@ -155,11 +155,15 @@ def test_the_two_run_paths_are_short():
     assert set(lengths) == {"execute", "finetune"} and max(lengths.values()) <= 40, lengths
 
 
-def test_the_data_room_does_not_import_the_recipes():
-    for name in ("data", "datasets", "download"):
+def test_the_data_room_does_not_import_the_recipes_and_tells_formats_apart_in_one_place():
+    for name in ("data", "datasets", "download", "images"):
         path = PACKAGE / "training" / f"{name}.py"
         targets = {t for _, t in imports(path.read_text(encoding="utf-8"), f"convnext_lesson.training.{name}")}
         assert "convnext_lesson.training.recipes" not in targets, name
+    # CIFAR's pickles: described in datasets.py, read by images.reader; no other module special-cases them
+    mentions = sorted(str(p.relative_to(PACKAGE)) for p in MODULES if "CIFAR_PICKLE_FOLDER" in p.read_text(encoding="utf-8")
+                      or '"cifar10"' in p.read_text(encoding="utf-8"))
+    assert mentions == ["training/datasets.py", "training/images.py"], mentions
 
 
 def asks_torch_for_devices(source: str) -> bool:

@@ -31,7 +31,8 @@ def sample_images(dataset: str | None = None, n: int = 4, split: str = "train", 
     progress bar) as notebook 00 does, so that a fresh Colab runtime has it before ``cl.train``.
     Returns (list of RGB PIL images, list of class indices, list of class names, the ``DatasetCopy``).
     """
-    from ..training.data import list_images, load_image, locate
+    from ..training.data import locate
+    from ..training.images import list_images, load_image
     from ..training.profiles import get_profile
 
     copy = locate(dataset or get_profile().dataset, download_missing=download)

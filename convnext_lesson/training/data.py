@@ -1,4 +1,4 @@
-"""Where a copy of a dataset is, how to get one, and how to read it (what each dataset is: ``datasets``).
+"""Where a copy of a dataset is and how to get one (what each dataset is: ``datasets``; reading it: ``images``).
 
 Three ways to a dataset, tried in this order:
 
@@ -17,13 +17,9 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import torch
-
-from ..model.counting import one_thread
-from .datasets import CIFAR_PICKLE_FOLDER, DATASETS, Archive, DataError, DatasetCopy, DatasetInfo, get_dataset_info
+from .datasets import DATASETS, Archive, DataError, DatasetCopy, DatasetInfo, get_dataset_info
 from .download import DownloadError, download, extract, verify
 from .paths import PACKAGE_DATA, PROJECT_DATA
 
@@ -192,7 +188,7 @@ def locate(name: str, data_dir=None, download_missing: bool = False, download_di
     places = dirs if data_dir is not None else dirs + [downloads]
     archives = [(a, "offline-pack") for a in info.packs] + ([(info.official, "official")] if info.official else [])
     for expected, origin in archives:  # 2. an archive, or one unpacked before
-        top = CIFAR_PICKLE_FOLDER if origin == "official" and name == "cifar10" else info.folder
+        top = info.official_folder or info.folder if origin == "official" else info.folder
         parent = downloads / _stem(expected.file)
         checksum = f"{expected.algorithm}:{expected.checksum}"
         archive = next((d / expected.file for d in places if (d / expected.file).is_file()), None)
@@ -207,7 +203,7 @@ def locate(name: str, data_dir=None, download_missing: bool = False, download_di
     if download_missing and info.official and info.official.url:  # 3. the internet
         official = info.official
         archive = download(official.url, downloads / official.file, md5=official.checksum, progress=progress)
-        top = CIFAR_PICKLE_FOLDER if name == "cifar10" else info.folder
+        top = info.official_folder or info.folder
         root = _unpacked(archive, official, downloads / _stem(official.file), top)
         return _describe(info, root, "official", official.file, f"md5:{official.checksum}")
     looked = ", ".join(str(d) for d in places)
@@ -215,186 +211,16 @@ def locate(name: str, data_dir=None, download_missing: bool = False, download_di
 
 
 def _describe(info, root, origin, file, checksum) -> DatasetCopy:
-    if root.name == CIFAR_PICKLE_FOLDER:
+    if root.name == info.official_folder:  # arrays, not class folders: the published counts and names
         train, val = info.counts
-        classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+        classes = list(info.class_names)
     else:
         train, val = check_layout(root, info)
         classes = sorted(e.name for e in os.scandir(root / info.splits[0]) if e.is_dir())
     return DatasetCopy(info.name, root, origin, file, checksum, train, val, info.num_classes, classes)
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Reading images
-
-
-def list_images(copy: DatasetCopy, split: str) -> list[tuple[str, int]]:
-    """(path, class index) of every image of a split, classes in sorted folder order."""
-    info = DATASETS[copy.name]
-    folder = copy.root / info.splits[0 if split == "train" else 1]
-    out = []
-    for target, cls in enumerate(copy.classes):
-        for entry in sorted(os.scandir(folder / cls), key=lambda e: e.name):
-            if entry.name.lower().endswith(info.extensions):
-                out.append((entry.path, target))
-    return out
-
-
-def load_image(path: str, size: int | None = None):
-    """An RGB PIL image; with ``size``, its shorter side resized to ``size`` (JPEG draft mode: fast)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            if size is not None:
-                im.draft("RGB", (size, size))  # let libjpeg decode at 1/2, 1/4 or 1/8 scale
-            im = im.convert("RGB")
-    except (OSError, UnidentifiedImageError, SyntaxError) as error:
-        raise DataError(f"cannot read image {path} ({error}): the file is corrupt or not an image. Replace it, "
-                        "or delete the unpacked dataset folder and unpack or download it again") from error
-    if size is not None:
-        w, h = im.size
-        scale = size / min(w, h)
-        im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))), Image.BILINEAR, reducing_gap=None)
-    return im
-
-
-def _decode_square(path: str, size: int) -> torch.Tensor:
-    """Shorter side to ``size``, then the central ``size`` x ``size`` square, as uint8 (3, size, size)."""
-    import numpy as np
-
-    im = load_image(path, size)
-    w, h = im.size
-    left, top = (w - size) // 2, (h - size) // 2
-    im = im.crop((left, top, left + size, top + size))
-    return torch.from_numpy(np.asarray(im).copy()).permute(2, 0, 1).contiguous()
-
-
-_PRELOADED: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
-
-
-def preload(copy: DatasetCopy, split: str, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every image of a split decoded once into memory: (uint8 N x 3 x size x size, int64 labels).
-
-    Decoding a JPEG costs more than a small network's step on a CPU (and Colab has two
-    cores to feed a GPU), so images are decoded once (threads: PIL releases the GIL)
-    and the tensors are augmented. Non-square images keep their central square.
-    Kept per process, so many short runs (tests, a ladder) decode once.
-    """
-    key = (str(copy.root), split, size)
-    if key in _PRELOADED:
-        return _PRELOADED[key]
-    if copy.root.name == CIFAR_PICKLE_FOLDER:
-        images, labels = _cifar_arrays(copy, split)
-        if size != images.shape[-1]:
-            images = torch.nn.functional.interpolate(images.float(), size=(size, size), mode="bilinear",
-                                                     antialias=True).round().clamp(0, 255).to(torch.uint8)
-    else:
-        samples = list_images(copy, split)
-        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            images = torch.stack(list(pool.map(lambda s: _decode_square(s[0], size), samples, chunksize=64)))
-        labels = torch.tensor([t for _, t in samples], dtype=torch.int64)
-    if len(_PRELOADED) >= 4:  # bounded: a few datasets at a few sizes
-        _PRELOADED.pop(next(iter(_PRELOADED)))
-    _PRELOADED[key] = (images, labels)
-    return images, labels
-
-
-def _cifar_arrays(copy: DatasetCopy, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    from torchvision.datasets import CIFAR10
-
-    ds = CIFAR10(str(copy.root.parent), train=split == "train", download=False)
-    return torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(ds.targets)
-
-
-class ImageDataset(torch.utils.data.Dataset):
-    """Images with a transform; an item asked for as ``(index, seed)`` is augmented with that seed.
-
-    Seeding each image's augmentation from (run seed, epoch, index) makes a run's data
-    a pure function of its seed: the same on resume, with any number of workers.
-    """
-
-    def __init__(self, transform, images: torch.Tensor | None = None, labels: torch.Tensor | None = None,
-                 samples: list | None = None, load_size: int | None = None):
-        self.transform, self.images, self.samples, self.load_size = transform, images, samples, load_size
-        self.labels = labels if labels is not None else torch.tensor([t for _, t in samples])
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, item):
-        index, seed = item if isinstance(item, tuple) else (item, None)
-        image = self.images[index] if self.images is not None else load_image(self.samples[index][0], self.load_size)
-        # one thread: on a 64 px image, waking a second one costs more than the work (DataLoader workers have one)
-        with one_thread(), torch.random.fork_rng(devices=[]):
-            if seed is not None:
-                torch.default_generator.manual_seed(seed)  # CPU only: torch.manual_seed costs 100x more
-            return self.transform(image), self.labels[index]
-
-
-def make_datasets(copy: DatasetCopy, image_size: int, train_transform, preload_images: bool):
-    """(train, val) datasets: the training images through ``train_transform`` (the recipe's augmentation), the
-    validation images through the paper's evaluation (``eval_transform``). Preloaded images are stored at the
-    eval resize (image_size / 0.875)."""
-    load_size = eval_resize(image_size)
-    if preload_images:
-        check_memory_for_preload(copy, image_size)
-        train = ImageDataset(train_transform, *preload(copy, "train", load_size))
-        images, labels = preload(copy, "val", load_size)
-        # already resized: the eval transform's centre crop, done once
-        top = (load_size - image_size) // 2
-        crop = images[:, :, top:top + image_size, top:top + image_size].contiguous()
-        val = ImageDataset(normalize_transform(), crop, labels)
-    elif copy.root.name == CIFAR_PICKLE_FOLDER:
-        train = ImageDataset(train_transform, *_cifar_arrays(copy, "train"))
-        val = ImageDataset(eval_transform(image_size, load_size), *_cifar_arrays(copy, "val"))
-    else:
-        train = ImageDataset(train_transform, samples=list_images(copy, "train"), load_size=load_size)
-        val = ImageDataset(eval_transform(image_size, load_size), samples=list_images(copy, "val"),
-                           load_size=load_size)
-    return train, val
-
-
-def preload_bytes(copy: DatasetCopy, image_size: int) -> int:
-    """Bytes that preloading ``copy`` takes at ``image_size``: every image as uint8 at the eval resize, and the
-    validation images' centre crops."""
-    load = eval_resize(image_size)
-    return 3 * ((copy.train_images + copy.val_images) * load * load + copy.val_images * image_size * image_size)
-
-
-def check_memory_for_preload(copy: DatasetCopy, image_size: int, available_mb: float | None = None) -> None:
-    """Stop before preloading what the machine cannot hold (the operating system would kill the process, and on
-    a laptop freeze the desktop first), with what to lower."""
-    from .memory import available_mb as free_now
-
-    free = free_now() if available_mb is None else available_mb
-    need = preload_bytes(copy, image_size) / 2**20
-    if free is not None and need > 0.8 * free:
-        raise ValueError(f"image_size={image_size} needs about {need / 1024:,.1f} GB to hold {copy.name}'s "
-                         f"{copy.train_images + copy.val_images:,} images in memory, and this machine has "
-                         f"{free / 1024:,.1f} GB free; use a smaller image_size (the profiles use 32 to 160)")
-
-
-# -- the evaluation pipeline: the same for every recipe, so it lives with the data ---------------------------------
-
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
-
-def eval_resize(image_size: int) -> int:
-    """The paper's evaluation: resize to image_size / 0.875, then centre-crop image_size."""
-    return int(round(image_size / 0.875))
-
-
-def eval_transform(image_size: int, resize: int):
-    """Resize the shorter side to ``resize`` (image_size / 0.875), centre-crop, normalise."""
-    from torchvision.transforms import v2
-
-    return v2.Compose([v2.ToImage(), v2.Resize(resize, antialias=True), v2.CenterCrop(image_size),
-                       v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
-
-
-def normalize_transform():
-    """To float and normalise only (images already cropped to size)."""
-    from torchvision.transforms import v2
-
-    return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+# the readers, for the notebooks and older code that read them from here
+from .images import (IMAGENET_MEAN, IMAGENET_STD, ImageDataset, check_memory_for_preload,  # noqa: E402,F401
+                     eval_resize, eval_transform, list_images, load_image, make_datasets, normalize_transform,
+                     preload, preload_bytes)

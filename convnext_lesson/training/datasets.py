@@ -33,8 +33,12 @@ class DatasetInfo:
     licence: str = ""
     extensions: tuple[str, ...] = IMAGE_EXTENSIONS
     class_counts: tuple[tuple[int, ...], tuple[int, ...]] | None = None  # (train, val) images per sorted class
+    official_folder: str | None = None  # where the official archive unpacks, when not ``folder`` (CIFAR's pickles)
+    class_names: tuple[str, ...] = ()  # for a copy without class folders (CIFAR's pickles)
 
 
+# The official CIFAR-10 archive holds pickled arrays in this folder, not image files.
+CIFAR_PICKLE_FOLDER = "cifar-10-batches-py"
 _IMAGENET_TERMS = ("a subset of ImageNet: ImageNet's terms of access apply to the images (non-commercial research "
                    "and education); the fastai/imagenette repository is Apache-2.0")
 # Imagewoof's MD5 is not published by fast.ai (its data/checks.txt holds the size, 92,612,825 bytes, and the MD5
@@ -77,10 +81,9 @@ DATASETS = {
         (Archive("cifar10-jpg-q75-full.tar.gz", "sha256",
                  "30d0d1ac38df36fe1f4dee7eb69f56666610aef6fea7bbeecc2066476d08cc93"),),
         "CIFAR-10 (Krizhevsky, 2009): free to use, cite the tech report", extensions=(".jpg", ".png"),
-        class_counts=((5000,) * 10, (1000,) * 10)),
+        class_counts=((5000,) * 10, (1000,) * 10), official_folder=CIFAR_PICKLE_FOLDER,
+        class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")),
 }
-# The official CIFAR-10 archive holds pickled arrays in this folder, not image files.
-CIFAR_PICKLE_FOLDER = "cifar-10-batches-py"
 
 
 @dataclass

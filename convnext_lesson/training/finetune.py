@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from ..model.counting import count_params, trainable_params
-from .data import make_datasets
+from .images import make_datasets
 from .engine import Trainer, steps_per_epoch
 from .profiles import Profile, get_profile
 from .recipes import Recipe, get_recipe, param_groups, train_transform

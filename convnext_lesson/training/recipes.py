@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 # the evaluation pipeline is the data's (the same for every recipe); named here too for the notebooks
-from .data import IMAGENET_MEAN, IMAGENET_STD, eval_transform, normalize_transform  # noqa: F401
+from .images import IMAGENET_MEAN, IMAGENET_STD, eval_transform, normalize_transform  # noqa: F401
 
 RECIPES = ("original", "modern")
 RANDAUGMENT_BINS = 11  # magnitudes 0..10, timm's scale

@@ -19,10 +19,11 @@ from ..model.counting import count_flops, count_params
 from ..model.network import Network
 from . import checkpoint as ckpt
 from . import results
-from .data import locate, make_datasets
+from .data import locate
 from .datasets import DatasetCopy
 from .distributed import barrier, main_first
 from .engine import Trainer
+from .images import make_datasets
 from .plan import ENV_RUNS, RunOptions, RunPlan, copy_identity, plan_run
 from .recipes import train_transform
 from .runtime import Runtime, amp_name, cpu_threads, start_runtime
