@@ -2,7 +2,7 @@
 notebooks' own install cell, notebook 00 and a training notebook run under the smoke profile.
 
     python tools/colab_simulation.py                     # in a temporary folder, removed afterwards
-    python tools/colab_simulation.py --dir sim --keep    # in ./sim, kept (a second run reuses its venv)
+    python tools/colab_simulation.py --dir sim           # in ./sim, kept (a second run reuses its venv)
     python tools/colab_simulation.py --json result.json  # also write the result there
 
 What it does, each step timed:
@@ -80,6 +80,8 @@ def make_venv(venv: Path, pins: Path) -> tuple[bool, str]:
     pins.write_text("".join(f"{k}=={v}\n" for k, v in COLAB.items()), encoding="utf-8")
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "-c", str(pins)]
     proc = run(pip + [f"{k}=={v}" for k, v in COLAB.items()] + RUNNER)
+    # a reused venv: without this, notebook 00's install cell would find the course and install nothing
+    run([str(venv / "bin" / "python"), "-m", "pip", "uninstall", "-q", "-y", "convnext-lesson"])
     return proc.returncode == 0, tail(proc, 2000) if proc.returncode else "installed"
 
 
@@ -132,7 +134,8 @@ def installed_versions(python: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", type=Path, help="work folder (default: a temporary one, removed afterwards)")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary work folder (a --dir folder is always kept)")
     parser.add_argument("--json", type=Path, help="also write the result to this file")
     parser.add_argument("--cell-timeout", type=int, default=900, help="seconds per notebook cell")
     args = parser.parse_args()
