@@ -115,14 +115,14 @@ def test_stale_temporaries_are_removed_when_a_run_starts(tmp_path):
 
 
 def test_write_record_leaves_no_temporary_on_a_full_disk(tmp_path, monkeypatch):
+    from convnext_lesson.training import files
+
     record = {k: 1 for k in results.REQUIRED} | {"schema_version": results.SCHEMA_VERSION}
-    original = Path.write_text
 
-    def full_half_way(self, text, *args, **kwargs):
-        original(self, text[: len(text) // 2])
-        raise OSError(errno.ENOSPC, "No space left on device", str(self))
+    def full(fd):  # the written bytes reach the disk at fsync, which finds it full
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(Path, "write_text", full_half_way)
+    monkeypatch.setattr(files.os, "fsync", full)
     with pytest.raises(OSError, match="No space left"):
         results.write_record(record, tmp_path / results.RESULT_NAME)
     monkeypatch.undo()

@@ -80,13 +80,11 @@ def three_blocks_figure(blocks: dict | None = None):
 
 def show_png(fig, dpi: int = 80) -> None:
     """Show ``fig`` in a notebook as a PNG of modest size (works before pyplot has set up inline display)."""
-    import io
-
     from IPython.display import Image, display
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
-    display(Image(data=buffer.getvalue(), format="png"))
+    from .diagrams import figure_png
+
+    display(Image(data=figure_png(fig, dpi), format="png"))
 
 
 def text_of(fig) -> dict[str, list[str]]:

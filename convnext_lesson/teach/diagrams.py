@@ -296,6 +296,11 @@ def draw_step(step, regime: str = "resnet50", by_part: dict | None = None, compa
 
 def figure_png(fig, dpi: int = 85) -> bytes:
     """PNG bytes of a figure (for ipywidgets.Image or a static notebook output)."""
+    return figure_bytes(fig, "png", dpi)
+
+
+def figure_bytes(fig, format: str, dpi: int, **pil_kwargs) -> bytes:
+    """A figure saved as ``format`` (png, jpeg) on white, as bytes; ``pil_kwargs``: e.g. ``quality=80``."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, facecolor="white")
+    fig.savefig(buffer, format=format, dpi=dpi, facecolor="white", **({"pil_kwargs": pil_kwargs} if pil_kwargs else {}))
     return buffer.getvalue()

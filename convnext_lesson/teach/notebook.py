@@ -34,12 +34,11 @@ def setup_notebook(profile: str | None = None) -> None:
 
 def show_photos(fig, quality: int = 80, dpi: int = 80) -> None:
     """Show a figure of photographs as JPEG, which stores them in a tenth of a PNG's bytes."""
-    import io
-
     import matplotlib.pyplot as plt
     from IPython.display import Image, display
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="jpeg", dpi=dpi, facecolor="white", pil_kwargs={"quality": quality})
+    from .diagrams import figure_bytes
+
+    photos = figure_bytes(fig, "jpeg", dpi, quality=quality)
     plt.close(fig)
-    display(Image(data=buffer.getvalue(), format="jpeg"))
+    display(Image(data=photos, format="jpeg"))

@@ -22,6 +22,8 @@ except ImportError:  # Windows
 
 import torch
 
+from .files import atomic_write
+
 FORMAT = 1
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -31,18 +33,7 @@ class CheckpointError(ValueError):
 
 
 def save(state: dict, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save({"format": FORMAT, **state}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, lambda f: torch.save({"format": FORMAT, **state}, f))
 
 
 def remove_stale_temporaries(folder: str | os.PathLike) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from .datasets import DATASETS, Archive, DataError, DatasetCopy, DatasetInfo, get_dataset_info
 from .download import DownloadError, download, extract, verify
+from .files import atomic_write_text
 from .paths import PACKAGE_DATA, PROJECT_DATA
 
 ENV_DATA = "CONVNEXT_LESSON_DATA"
@@ -159,9 +160,7 @@ def _unpacked(archive: Path, expected: Archive, parent: Path, top: str) -> Path:
     except DownloadError as error:
         raise DataError(str(error)) from error
     if stamp != seen:
-        tmp = stamp_file.with_name(f".{stamp_file.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(seen), encoding="utf-8")
-        os.replace(tmp, stamp_file)  # the stamp appears whole, after the copy it describes
+        atomic_write_text(stamp_file, json.dumps(seen))  # the stamp appears whole, after the copy it describes
     return target
 
 

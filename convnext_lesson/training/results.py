@@ -55,6 +55,7 @@ from pathlib import Path
 
 import torch
 
+from .files import atomic_write_text
 from .paths import PROJECT_ROOT, REFERENCE_RUNS
 from .runtime import cpu_description, device_description  # noqa: F401 (cpu_description: read from here too)
 
@@ -93,15 +94,7 @@ def environment(device: torch.device) -> dict:
 def write_record(record: dict, path: str | os.PathLike) -> Path:
     """Write a record atomically (temporary file, then rename)."""
     validate(record)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    finally:  # a full disk leaves no partial temporary behind
-        tmp.unlink(missing_ok=True)
-    return path
+    return atomic_write_text(path, json.dumps(record, indent=2, sort_keys=False) + "\n")
 
 
 def validate(record: dict) -> dict:
