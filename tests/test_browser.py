@@ -23,7 +23,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from convnext_lesson.model.counting import count_step, one_thread
+from convnext_lesson.model.counting import count_step
+from convnext_lesson.model.threads import one_thread
 from convnext_lesson.teach.receptive_field import KERNEL_STEPS, effective_receptive_field
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 import convnext_lesson as cl
 from convnext_lesson.teach import diagrams, explorer
-from convnext_lesson.model.counting import one_thread
+from convnext_lesson.model.threads import one_thread
 from convnext_lesson.teach import receptive_field as rf
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -189,3 +189,8 @@ def test_the_device_is_decided_by_the_runtime():
     assert asks_torch_for_devices("import torch\ntorch.cuda.is_available()\n")
     assert asks_torch_for_devices("torch.device('cuda', rank)\n")
     assert not asks_torch_for_devices("torch.device('meta')\ntorch.cuda.get_device_name(0)\n")
+
+
+def test_threads_are_changed_in_one_place():
+    setting = sorted(str(p.relative_to(PACKAGE)) for p in MODULES if "set_num_threads(" in p.read_text(encoding="utf-8"))
+    assert setting == ["model/threads.py"], setting

@@ -57,12 +57,20 @@ def test_one_mixed_precision_policy(monkeypatch):
 
 
 def test_cpu_threads_are_set_for_the_block_and_restored():
+    from convnext_lesson.model.threads import cpu_threads, one_thread
+
     before = torch.get_num_threads()
-    with runtime.cpu_threads(1):
+    with cpu_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
-    with runtime.cpu_threads(None):
+    with cpu_threads(None):
         assert torch.get_num_threads() == before
+    with one_thread(), cpu_threads(2):  # nested: each block restores what it found
+        assert torch.get_num_threads() == 2
+        with one_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+    assert torch.get_num_threads() == before
 
 
 def test_train_spells_out_the_run_options_and_the_command_line_offers_each():

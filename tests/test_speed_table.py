@@ -4,7 +4,7 @@ import dataclasses
 import matplotlib
 import pytest
 
-from convnext_lesson.model.counting import one_thread
+from convnext_lesson.model.threads import one_thread
 from convnext_lesson.teach import speed_table
 from convnext_lesson.teach.speed_table import StepSpeed, Timing
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import warnings
 from collections import Counter
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -16,6 +15,7 @@ import torch
 from torch import nn
 
 from .roadmap import build_model, get_step, roadmap_steps
+from .threads import one_thread
 
 with warnings.catch_warnings():  # fvcore's import touches the deprecated torch.jit.script
     warnings.simplefilter("ignore", FutureWarning)
@@ -24,21 +24,6 @@ with warnings.catch_warnings():  # fvcore's import touches the deprecated torch.
 CONVENTIONS = ("paper", "fvcore")
 # fvcore's operator names for multiply-accumulate layers: what the paper counts
 PAPER_OPS = frozenset({"conv", "linear", "addmm", "matmul", "mm", "bmm", "einsum"})
-
-
-@contextmanager
-def one_thread():
-    """Run small CPU work (counting a step, one image's augmentation) on one thread. Measured on a busy
-    2-core machine: counting a step took 0.19 s on one thread and 2.5 s on two, whose threads wait for
-    each other's core. Nothing is changed when one thread is all there is (called once per image)."""
-    threads = torch.get_num_threads()
-    if threads != 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if threads != 1:
-            torch.set_num_threads(threads)
 
 
 def count_params(model: nn.Module) -> int:

@@ -27,7 +27,8 @@ from functools import lru_cache
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from ..model.counting import StepCount, count_step, one_thread
+from ..model.counting import StepCount, count_step
+from ..model.threads import one_thread
 from ..model.roadmap import REGIMES, get_step, roadmap_steps
 from ..training import results
 from . import diagrams

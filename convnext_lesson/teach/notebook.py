@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from ..model.threads import use_threads
 from ..training.profiles import get_profile
 from ..training.runtime import in_colab
 
@@ -25,8 +26,7 @@ def setup_notebook(profile: str | None = None) -> None:
     else:
         device = "CPU (no GPU found)"
     chosen = get_profile(profile)
-    if chosen.threads:  # smoke: tiny tensors, where a second thread costs more than it saves
-        torch.set_num_threads(chosen.threads)
+    use_threads(chosen.threads)  # smoke: tiny tensors, where a second thread costs more than it saves
     print(f"torch {torch.__version__} | device: {device}")
     print(f"profile: {chosen.name} ({chosen.description})")
     print("change it with the CONVNEXT_LESSON_PROFILE environment variable (smoke, cpu, colab, full)")

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from ..model.config import NetConfig
-from ..model.counting import one_thread
+from ..model.threads import one_thread
 from ..model.network import Network
 from ..model.roadmap import get_step
 

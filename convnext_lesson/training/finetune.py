@@ -24,7 +24,8 @@ from .engine import Trainer, steps_per_epoch
 from .profiles import Profile, get_profile
 from .recipes import Recipe, get_recipe, param_groups, train_transform
 from .run import find_data, hold_run_folder
-from .runtime import cpu_threads, start_runtime
+from ..model.threads import cpu_threads
+from .runtime import start_runtime
 
 # Fine-tuning the full-size ConvNeXt-T: each profile's run with these changes. smoke: seconds at 32 px (proves
 # the code runs, nothing more). cpu, colab, full: sized by estimate, not yet measured on an idle laptop, a T4 or

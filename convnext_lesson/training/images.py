@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
-from ..model.counting import one_thread
+from ..model.threads import one_thread
 from .datasets import CIFAR_PICKLE_FOLDER, DATASETS, DataError, DatasetCopy
 
 # -- image folders -------------------------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ from .engine import Trainer
 from .images import make_datasets
 from .plan import ENV_RUNS, RunOptions, RunPlan, copy_identity, plan_run
 from .recipes import train_transform
-from .runtime import Runtime, amp_name, cpu_threads, start_runtime
+from ..model.threads import cpu_threads
+from .runtime import Runtime, amp_name, start_runtime
 
 
 @dataclass

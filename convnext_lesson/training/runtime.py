@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,18 +106,6 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
     elif device.type == "mps":
         torch.mps.synchronize()
-
-
-@contextmanager
-def cpu_threads(threads: int | None):
-    """torch's CPU threads set to ``threads`` inside the block (None: left as they are), restored after."""
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def configure_cuda(device: torch.device) -> dict:

@@ -5,7 +5,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...model.counting import count_flops, count_params, count_step, one_thread
+from ...model.counting import count_flops, count_params, count_step
+from ...model.threads import one_thread
 from ...model.roadmap import build_model
 from ..exercises import answered, exercise
 from ..block_code import with_spatial_groups
