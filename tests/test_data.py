@@ -195,3 +195,18 @@ def test_corrupt_offline_pack_is_a_clear_error(tmp_path):
     with pytest.raises(data.DataError, match="corrupt or not the expected file: its SHA256"):
         data.locate("imagenette-tiny", data_dir=tmp_path, download_dir=tmp_path / "dl")
     assert not (tmp_path / "dl").exists() or not any((tmp_path / "dl").rglob("*.JPEG"))
+
+
+@pytest.mark.parametrize("image_size", [32, 64, 160])
+def test_preloaded_validation_images_are_cropped_as_the_eval_transform_crops(image_size):
+    """Preloading crops the validation split once; the pixels are those eval_transform gives image by image (an odd
+    margin, 183 -> 160, is where a hand-written crop once took another row)."""
+    from convnext_lesson.training import images
+
+    copy = data.locate("imagenette-tiny")
+    preloaded = images.make_datasets(copy, image_size, None, preload_images=True)[1]
+    lazy = images.make_datasets(copy, image_size, None, preload_images=False)[1]
+    for i in (0, 7):
+        assert preloaded[i][0].shape == (3, image_size, image_size)
+        # the same crop of the same resized image: equal up to JPEG draft decoding, which both paths share
+        assert torch.allclose(preloaded[i][0], lazy[i][0], atol=1e-5)

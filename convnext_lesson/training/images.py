@@ -163,10 +163,10 @@ def make_datasets(copy: DatasetCopy, image_size: int, train_transform, preload_i
     check_memory_for_preload(copy, image_size)
     train = ImageDataset(train_transform, *preload(copy, "train", load_size))
     images, labels = preload(copy, "val", load_size)
-    # already resized: the eval transform's centre crop, done once
-    top = (load_size - image_size) // 2
-    crop = images[:, :, top:top + image_size, top:top + image_size].contiguous()
-    return train, ImageDataset(normalize_transform(), crop, labels)
+    # already resized: eval_transform's own centre crop (the same pixels), done once for the whole split
+    from torchvision.transforms.v2.functional import center_crop
+
+    return train, ImageDataset(normalize_transform(), center_crop(images, [image_size]).contiguous(), labels)
 
 
 def preload_bytes(copy: DatasetCopy, image_size: int) -> int:
