@@ -1,15 +1,17 @@
 """convnext_lesson: ResNet-50 to ConvNeXt, one step at a time.
 
-Three rooms: ``model`` (the networks: config, layers, roadmap, counting, weight layouts), ``train``
+Three rooms: ``model`` (the networks: config, layers, roadmap, counting, weight layouts), ``training``
 (running them: data, recipes, the Trainer, checkpoints, records) and ``teach`` (what the notebooks
-use). ``model`` imports nothing else of the package, ``train`` only ``model``, and only ``teach``
+use). ``model`` imports nothing else of the package, ``training`` only ``model``, and only ``teach``
 and this front door import ``teach`` (tests/test_layout.py). Everything public is re-exported here.
 """
 from .model import (FAMILY, REGIMES, NetConfig, Network, Step, build_convnext, build_model, config, convnext_config,
                     count_flops, count_params, count_roadmap, count_step, counting, flop_report, get_step,
                     load_official_weights, load_torchvision_weights, roadmap, roadmap_steps, to_official_state_dict,
                     to_torchvision_state_dict, weights)
-from .teach import colab, diagrams, exercises, layer_costs, lesson, notebook, pretrained, receptive_field
+from .teach import colab, notebook
+from .teach.lab import exercises, pretrained
+from .teach.show import diagrams, layer_costs, lesson, receptive_field
 from .teach.colab import use_drive
 from .teach.doctor import check_environment
 from .teach.notebook import setup_notebook
@@ -40,6 +42,6 @@ def __getattr__(name):
     if name in ("roadmap_explorer", "kernel_explorer", "explorer"):
         import importlib
 
-        explorer = importlib.import_module(f"{__name__}.teach.explorer")
+        explorer = importlib.import_module(f"{__name__}.teach.show.explorer")
         return explorer if name == "explorer" else getattr(explorer, name)
     raise AttributeError(f"module 'convnext_lesson' has no attribute {name!r}")

@@ -12,7 +12,8 @@ import pytest
 import torch
 
 import convnext_lesson as cl
-from convnext_lesson.teach import exercises, receptive_field
+from convnext_lesson.teach.lab import exercises
+from convnext_lesson.teach.show import receptive_field
 from convnext_lesson.training import benchmark, data, profiles
 from convnext_lesson.cli import main
 

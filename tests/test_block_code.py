@@ -1,4 +1,4 @@
-"""teach.block_code: hand-written blocks are copied into, compared with and walked like the course's."""
+"""teach.lab.block_code: hand-written blocks are copied into, compared with and walked like the course's."""
 import pytest
 import torch
 from torch import nn
@@ -6,7 +6,7 @@ from torch import nn
 from convnext_lesson.model import build_model, count_params
 from convnext_lesson.model.config import NetConfig
 from convnext_lesson.model.layers import Block
-from convnext_lesson.teach import block_code
+from convnext_lesson.teach.lab import block_code
 
 
 def small_block(step_config=None, seed=0):

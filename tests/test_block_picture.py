@@ -1,7 +1,7 @@
 """The three-blocks picture says what notebook 08 says it does, and its table of paper numbers has no typo."""
 from matplotlib.figure import Figure
 
-from convnext_lesson.teach import block_picture
+from convnext_lesson.teach.show import block_picture
 
 
 def test_the_picture_has_three_titled_columns_with_their_layers():

@@ -1,7 +1,7 @@
 """The residual-branch diagnostic of notebook 08: it measures what the block computes, and tells the inits apart."""
 import torch
 
-from convnext_lesson.teach import branch_scale as bs
+from convnext_lesson.teach.lab import branch_scale as bs
 
 
 def test_a_block_is_its_shortcut_plus_its_branch():

@@ -25,7 +25,7 @@ import pytest
 
 from convnext_lesson.model.counting import count_step
 from convnext_lesson.model.threads import one_thread
-from convnext_lesson.teach.receptive_field import KERNEL_STEPS, effective_receptive_field
+from convnext_lesson.teach.show.receptive_field import KERNEL_STEPS, effective_receptive_field
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -43,7 +43,7 @@ KERNEL_EXPLORER = ".cl-kernel-explorer"
 def own_notebook(path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("Roadmap explorer (written by tests/test_browser.py)"),
-                nbformat.v4.new_code_cell('from convnext_lesson.teach.explorer import kernel_explorer, '
+                nbformat.v4.new_code_cell('from convnext_lesson.teach.show.explorer import kernel_explorer, '
                                           'roadmap_explorer\n'
                                           'roadmap_explorer("resnet50", step=0)'),
                 nbformat.v4.new_code_cell("kernel_explorer(3)")]

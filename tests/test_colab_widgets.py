@@ -11,7 +11,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.display import display
 from packaging.requirements import Requirement
 
-from convnext_lesson.teach import explorer
+from convnext_lesson.teach.show import explorer
 
 ROOT = Path(__file__).resolve().parents[1]
 COLAB_IPYWIDGETS = "7.7.1"

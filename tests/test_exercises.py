@@ -1,7 +1,7 @@
 """Every notebook exercise accepts its worked solution and rejects wrong or missing answers."""
 import pytest
 
-from convnext_lesson.teach import exercises
+from convnext_lesson.teach.lab import exercises
 
 ALL = sorted(exercises.all_exercises())
 

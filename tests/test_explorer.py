@@ -10,9 +10,9 @@ import pytest
 from matplotlib.figure import Figure
 
 import convnext_lesson as cl
-from convnext_lesson.teach import diagrams, explorer
+from convnext_lesson.teach.show import diagrams, explorer
 from convnext_lesson.model.threads import one_thread
-from convnext_lesson.teach import receptive_field as rf
+from convnext_lesson.teach.show import receptive_field as rf
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # config fields that change what a repeated block contains

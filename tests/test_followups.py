@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 import convnext_lesson as cl
-from convnext_lesson.teach import followups
+from convnext_lesson.teach.readings import followups
 from convnext_lesson.training import results
 
 ROOT = Path(__file__).resolve().parents[1]

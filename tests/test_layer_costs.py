@@ -1,10 +1,10 @@
-"""convnext_lesson.teach.layer_costs: compute by kind of layer, and the cost of one layer or block."""
+"""convnext_lesson.teach.show.layer_costs: compute by kind of layer, and the cost of one layer or block."""
 import pytest
 import torch
 from torch import nn
 
 import convnext_lesson as cl
-from convnext_lesson.teach import layer_costs as lc
+from convnext_lesson.teach.show import layer_costs as lc
 
 
 @pytest.mark.parametrize("step", [3, 4, 6, 7, 16])

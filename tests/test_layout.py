@@ -44,7 +44,7 @@ def imports(source: str, name: str, is_package: bool = False):
         elif isinstance(node, ast.ImportFrom):
             base = here[:len(here) - node.level + 1] if node.level else []
             parent = ".".join(base + (node.module.split(".") if node.module else []))
-            for alias in node.names:  # `from . import diagrams` imports the module convnext_lesson.teach.diagrams
+            for alias in node.names:  # `from . import diagrams` in teach/show imports convnext_lesson.teach.show.diagrams
                 yield node.lineno, f"{parent}.{alias.name}" if is_module(f"{parent}.{alias.name}") else parent
 
 
@@ -75,8 +75,8 @@ def test_the_rooms_import_only_what_the_rule_allows():
 
 
 @pytest.mark.parametrize("where, source, expected", [
-    ("model.counting", "def f():\n    from ..teach.receptive_field import one_thread\n",
-     "convnext_lesson.model.counting (line 2) imports convnext_lesson.teach.receptive_field: model may import only "
+    ("model.counting", "def f():\n    from ..teach.show.receptive_field import one_thread\n",
+     "convnext_lesson.model.counting (line 2) imports convnext_lesson.teach.show.receptive_field: model may import only "
      "model"),
     ("training.run", "import convnext_lesson.teach.notebook\n", "imports convnext_lesson.teach.notebook: training may"),
     ("training.run", "from .. import teach\n",
@@ -92,8 +92,8 @@ def test_the_check_names_the_module_and_the_import(where, source, expected):
 def test_allowed_imports_pass_the_check():
     assert not violations("from ..model.roadmap import get_step\nfrom . import results\nimport torch\n",
                           "convnext_lesson.training.ladder")
-    assert not violations("from ...model.layers import Block\nfrom ..exercises import exercise\n",
-                          "convnext_lesson.teach.solutions.nb05")
+    assert not violations("from ....model.layers import Block\nfrom ..exercises import exercise\n",
+                          "convnext_lesson.teach.lab.solutions.nb05")
     assert not violations("from .teach import lesson\n", "convnext_lesson", is_package=True)
 
 
@@ -194,3 +194,13 @@ def test_the_device_is_decided_by_the_runtime():
 def test_threads_are_changed_in_one_place():
     setting = sorted(str(p.relative_to(PACKAGE)) for p in MODULES if "set_num_threads(" in p.read_text(encoding="utf-8"))
     assert setting == ["model/threads.py"], setting
+
+
+def test_the_readings_of_our_runs_read_only_records():
+    """teach/readings computes from the records alone: it draws nothing and asks nothing of the learner, so it
+    imports neither teach/show nor teach/lab (which may both read it)."""
+    readings = sorted((PACKAGE / "teach" / "readings").glob("*.py"))
+    assert readings
+    for path in readings:
+        for _, target in imports(path.read_text(encoding="utf-8"), module_name(path), path.name == "__init__.py"):
+            assert not target.startswith(("convnext_lesson.teach.show", "convnext_lesson.teach.lab")), (path, target)

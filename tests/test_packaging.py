@@ -34,7 +34,7 @@ def test_a_plain_install_ships_the_three_rooms_and_their_data():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     found = set(setuptools.find_packages(str(ROOT), include=config["packages"]["find"]["include"]))
     rooms = {"convnext_lesson", "convnext_lesson.model", "convnext_lesson.training", "convnext_lesson.teach",
-             "convnext_lesson.teach.solutions"}
+             "convnext_lesson.teach.lab.solutions"}
     assert rooms <= found, rooms - found
     package = ROOT / "convnext_lesson"
     shipped = {p for glob in config["package-data"]["convnext_lesson"] for p in package.glob(glob)}

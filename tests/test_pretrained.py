@@ -16,7 +16,7 @@ import torchvision
 from randomized import randomize
 
 import convnext_lesson as cl
-from convnext_lesson.teach import pretrained
+from convnext_lesson.teach.lab import pretrained
 
 TIMM = {"stem_conv": "stem.0", "stem_norm": "stem.1", "ds_norm": "stages.{i}.downsample.0",
         "ds_conv": "stages.{i}.downsample.1", "dw": "stages.{i}.blocks.{j}.conv_dw", "norm": "stages.{i}.blocks.{j}.norm",

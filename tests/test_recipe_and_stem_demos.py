@@ -8,9 +8,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import convnext_lesson as cl
-from convnext_lesson.teach import recipe_demo as rd
+from convnext_lesson.teach.show import recipe_demo as rd
 from convnext_lesson.training import recipes
-from convnext_lesson.teach import stem_demo as sd
+from convnext_lesson.teach.show import stem_demo as sd
 
 matplotlib.use("Agg")
 

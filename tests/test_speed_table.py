@@ -5,8 +5,8 @@ import matplotlib
 import pytest
 
 from convnext_lesson.model.threads import one_thread
-from convnext_lesson.teach import speed_table
-from convnext_lesson.teach.speed_table import StepSpeed, Timing
+from convnext_lesson.teach.show import speed_table
+from convnext_lesson.teach.show.speed_table import StepSpeed, Timing
 
 matplotlib.use("Agg")
 

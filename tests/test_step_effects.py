@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from convnext_lesson.teach.step_effects import effects_table, pooled_std, step_effects
+from convnext_lesson.teach.readings.step_effects import effects_table, pooled_std, step_effects
 
 
 def runs(**tops):

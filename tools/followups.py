@@ -3,7 +3,7 @@
     python tools/followups.py [NAME ...]       # every follow-up run not yet recorded, then the readings
     python tools/followups.py --table          # only the readings, from the committed records
 
-The hypotheses and their reading rules, fixed before the runs, are in ``convnext_lesson/teach/followups.py``
+The hypotheses and their reading rules, fixed before the runs, are in ``convnext_lesson/teach/readings/followups.py``
 (the README and notebook 08 read them from there). Each run is a roadmap step under the ``cpu`` profile,
 seed 0, with one setting changed; its record goes to ``convnext_lesson/reference/followups/<name>/<value><unit>/``,
 with full provenance.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import convnext_lesson as cl
 from convnext_lesson.model.roadmap import get_step
-from convnext_lesson.teach.followups import (FOLLOWUPS, FOLLOWUPS_DIR, UNITS, Followup, followups_text, recorded,
+from convnext_lesson.teach.readings.followups import (FOLLOWUPS, FOLLOWUPS_DIR, UNITS, Followup, followups_text, recorded,
                                               setting_of)
 from convnext_lesson.training import results
 from convnext_lesson.training.profiles import get_profile

@@ -6,9 +6,9 @@
 
 Three generated parts. Between ``<!-- results: begin -->`` and ``<!-- results: end -->``: where the runs came
 from, one row per step (our seeds and their mean beside the paper's top-1), the step effects with the
-noise band and their reading (``teach.step_effects``), the notebooks' experiments (``reference/variants/``)
+noise band and their reading (``teach.readings.step_effects``), the notebooks' experiments (``reference/variants/``)
 and the CPU time it all took. Between ``<!-- follow-ups: begin -->`` and its end: each follow-up's
-hypothesis, rule, runs and reading (``teach.followups``). Between ``<!-- notebook times: begin -->`` and its end: each notebook's
+hypothesis, rule, runs and reading (``teach.readings.followups``). Between ``<!-- notebook times: begin -->`` and its end: each notebook's
 measured time under ``cpu`` (``tools/time_notebooks.py``). What the numbers mean is written by hand,
 outside the markers, from these tables.
 """
@@ -21,9 +21,9 @@ from pathlib import Path
 from statistics import mean, median
 
 from convnext_lesson.model.roadmap import roadmap_steps
-from convnext_lesson.teach.followups import FOLLOWUPS, FOLLOWUPS_DIR, followups_text
-from convnext_lesson.teach.roadmap_figure import run_label
-from convnext_lesson.teach.step_effects import effects_table, label_as_run
+from convnext_lesson.teach.readings.followups import FOLLOWUPS, FOLLOWUPS_DIR, followups_text
+from convnext_lesson.teach.show.roadmap_figure import run_label
+from convnext_lesson.teach.readings.step_effects import effects_table, label_as_run
 from convnext_lesson.training.results import find_records
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +111,7 @@ def generated() -> dict[str, str]:
 
 def step16_parts() -> str:
     """Step 16 taken apart: each part's runs, the hypothesis, the rule fixed before the runs and its reading."""
-    from convnext_lesson.teach import step16_parts as parts
+    from convnext_lesson.teach.readings import step16_parts as parts
 
     runs = find_records(parts.PARTS_DIR)
     read = parts.reading()

@@ -10,8 +10,8 @@ import argparse
 from pathlib import Path
 
 from convnext_lesson.training.results import REFERENCE_DIR, find_records
-from convnext_lesson.teach.roadmap_figure import roadmap_figure
-from convnext_lesson.teach.step16_parts import paper_start_tops
+from convnext_lesson.teach.show.roadmap_figure import roadmap_figure
+from convnext_lesson.teach.readings.step16_parts import paper_start_tops
 
 ROOT = Path(__file__).resolve().parents[1]
 

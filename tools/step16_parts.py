@@ -4,7 +4,7 @@
     python tools/step16_parts.py --table                     # only the table and the readings
 
 The arms, the hypothesis and the reading rules, fixed before the runs, are in
-``convnext_lesson/teach/step16_parts.py``. Each run is step 15 or 16 under the ``cpu`` profile with one or two
+``convnext_lesson/teach/readings/step16_parts.py``. Each run is step 15 or 16 under the ``cpu`` profile with one or two
 config fields changed; all arms' seed 0 train before any seed 1, so a partial series already reads every arm.
 Records go to ``convnext_lesson/reference/followups/step16-parts/<arm>/`` with full provenance.
 """
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import convnext_lesson as cl
-from convnext_lesson.teach import step16_parts as parts
+from convnext_lesson.teach.readings import step16_parts as parts
 from convnext_lesson.training import results
 
 

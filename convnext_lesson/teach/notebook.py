@@ -37,7 +37,7 @@ def show_photos(fig, quality: int = 80, dpi: int = 80) -> None:
     import matplotlib.pyplot as plt
     from IPython.display import Image, display
 
-    from .diagrams import figure_bytes
+    from .show.diagrams import figure_bytes
 
     photos = figure_bytes(fig, "jpeg", dpi, quality=quality)
     plt.close(fig)

@@ -148,7 +148,7 @@ def _recipe_changes(recipe, changes: dict) -> dict:
 def short_run_start(cfg: NetConfig) -> NetConfig:
     """``cfg`` as a short run starts it: Kaiming's init and no layer scale. ConvNeXt's truncated-normal init and
     layer scale 1e-6 start every residual branch at 1e-8 to 3e-7 of its shortcut, and a run of a few thousand
-    optimizer steps cannot grow them (the step-16 parts in ``teach/step16_parts.py`` measure what that costs)."""
+    optimizer steps cannot grow them (the step-16 parts in ``teach/readings/step16_parts.py`` measure what that costs)."""
     return cfg.replace(init="kaiming", layer_scale=None)
 
 

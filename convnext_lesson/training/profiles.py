@@ -42,7 +42,7 @@ class Profile:
     compile: bool = False  # torch.compile the model
     max_steps_per_epoch: int | None = None  # cut epochs short (smoke only)
     original_epoch_ratio: float = 90 / 300
-    # Every step starts with Kaiming's init and no layer scale: what a short run needs (teach/step16_parts.py,
+    # Every step starts with Kaiming's init and no layer scale: what a short run needs (teach/readings/step16_parts.py,
     # decided by its rule from three seeds of each part). Only step 16 differs from the paper's build by it.
     short_run_start: bool = False
 

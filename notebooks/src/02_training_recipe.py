@@ -56,7 +56,7 @@ print("same configuration as step 0:", cl.get_step(1).config == cl.get_step(0).c
 
 # %% tags=["nbval-check-output"]
 from convnext_lesson.training import recipes
-import convnext_lesson.teach.recipe_demo as rd
+import convnext_lesson.teach.show.recipe_demo as rd
 
 old, new = cl.get_recipe("original"), cl.get_recipe("modern")
 

@@ -169,8 +169,8 @@ print("step 3's stem:", model3.stem)
 # 4x4 patches the stem sees. Each patch is 4 x 4 pixels x 3 colours = 48 numbers.
 
 # %%
-import convnext_lesson.teach.stem_demo as sd
-from convnext_lesson.teach import recipe_demo as rd
+import convnext_lesson.teach.show.stem_demo as sd
+from convnext_lesson.teach.show import recipe_demo as rd
 
 images, _, names, dataset = rd.sample_images(n=1, size=160)   # shorter side 160 px
 image = rd.to_uint8(images[0])                       # (3, H, W), uint8

@@ -40,7 +40,7 @@ import torch
 from torch import nn
 import matplotlib.pyplot as plt
 import convnext_lesson as cl
-from convnext_lesson.teach import block_code
+from convnext_lesson.teach.lab import block_code
 cl.setup_notebook()
 plt.rcParams["figure.dpi"] = 72   # modest pictures: the saved notebook stays small
 
@@ -71,7 +71,7 @@ cl.exercises.check("04.conv_cost", conv3x3_cost)
 # Look at the weight's shape: (out channels, in channels per group, 3, 3).
 
 # %% tags=["nbval-check-output"]
-from convnext_lesson.teach.layer_costs import layer_cost
+from convnext_lesson.teach.show.layer_costs import layer_cost
 
 print(f"{'groups':>6}  {'weight shape':>16} {'params':>8} {'MMACs':>8}")
 for groups in (1, 2, 8, 64):
@@ -169,7 +169,7 @@ cl.lesson.show_change(4)
 # The block before and after (a repeated block of stage 1; orange is the spatial conv):
 
 # %%
-from convnext_lesson.teach.layer_costs import draw_blocks, print_flops_by_kind, stage_flops
+from convnext_lesson.teach.show.layer_costs import draw_blocks, print_flops_by_kind, stage_flops
 
 draw_blocks([3, 4]);
 

@@ -40,7 +40,7 @@ import torch
 from torch import nn
 import matplotlib.pyplot as plt
 import convnext_lesson as cl
-from convnext_lesson.teach import block_code
+from convnext_lesson.teach.lab import block_code
 cl.setup_notebook()
 plt.rcParams["figure.dpi"] = 72   # modest pictures: the saved notebook stays small
 
@@ -102,7 +102,7 @@ block_code.shape_walk(model6.stages[1].blocks[0], (96, 56, 56))
 # A repeated block of stage 1, before and after (orange: the depthwise conv):
 
 # %%
-from convnext_lesson.teach.layer_costs import draw_blocks, print_block_costs, print_flops_by_kind, stage_flops
+from convnext_lesson.teach.show.layer_costs import draw_blocks, print_block_costs, print_flops_by_kind, stage_flops
 
 draw_blocks([5, 6]);
 

@@ -40,7 +40,7 @@ import torch
 from torch import nn
 import matplotlib.pyplot as plt
 import convnext_lesson as cl
-from convnext_lesson.teach import block_code
+from convnext_lesson.teach.lab import block_code
 cl.setup_notebook()
 plt.rcParams["figure.dpi"] = 64   # modest pictures: the saved notebook stays under 400 KB
 
@@ -92,7 +92,7 @@ print("step 7, the first block of stage 2:")
 block_code.shape_walk(model7.stages[1].blocks[0], (96, 56, 56))
 
 # %%
-from convnext_lesson.teach.layer_costs import draw_blocks, print_block_costs, print_flops_by_kind, stage_flops
+from convnext_lesson.teach.show.layer_costs import draw_blocks, print_block_costs, print_flops_by_kind, stage_flops
 
 draw_blocks([6, 7]);
 
@@ -191,7 +191,7 @@ print_flops_by_kind([7, 11])
 # block's convs), for the unit at the end of each stage, in pixels of the input:
 
 # %% tags=["nbval-check-output"]
-from convnext_lesson.teach.receptive_field import (KERNEL_STEPS, draw_receptive_field_sweep, kernel_config,
+from convnext_lesson.teach.show.receptive_field import (KERNEL_STEPS, draw_receptive_field_sweep, kernel_config,
                                              receptive_field_sweep, theoretical_receptive_field)
 
 print(f"{'kernel':>6} {'step':>5}   theoretical receptive field at the end of stage 1, 2, 3, 4 (px)")

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 import convnext_lesson as cl
-from convnext_lesson.teach import block_code
+from convnext_lesson.teach.lab import block_code
 cl.setup_notebook()
 
 # %% [markdown]

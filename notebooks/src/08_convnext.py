@@ -175,7 +175,7 @@ print("same output after swapping LayerNorm's weight and bias:", swapped)
 # and of ConvNeXt-T, with their channel counts, coloured here by what each layer does.
 
 # %%
-from convnext_lesson.teach import block_picture
+from convnext_lesson.teach.show import block_picture
 
 block_picture.show_png(block_picture.three_blocks_figure())
 
@@ -359,7 +359,7 @@ cl.lesson.step16_parts_so_far()
 # the short-run start.
 
 # %%
-from convnext_lesson.teach import branch_scale
+from convnext_lesson.teach.lab import branch_scale
 
 images = branch_scale.image_batch(n=64, size=64)   # 64 real images, normalised as training does
 networks = {"step 15": branch_scale.profile_network(15, profile="cpu"),
@@ -394,7 +394,7 @@ print("step 15 and the short-run start: every branch above 0.1 of its shortcut:"
 # it: the paper's start climbs from far lower and never catches up.
 
 # %%
-from convnext_lesson.teach import step16_parts
+from convnext_lesson.teach.readings import step16_parts
 
 start_runs = step16_parts.arm_records(step16_parts.CONVNEXT_START)
 short_runs = step16_parts.arm_records(step16_parts.ARMS["kaiming-no-ls"])

@@ -35,7 +35,7 @@ if importlib.util.find_spec("convnext_lesson") is None:  # on Colab: install the
 import torch
 import convnext_lesson as cl
 from convnext_lesson.training.benchmark import layer_intensity, measure_throughput
-from convnext_lesson.teach import speed_table
+from convnext_lesson.teach.show import speed_table
 import matplotlib.pyplot as plt
 cl.setup_notebook()
 

@@ -41,7 +41,7 @@ import copy
 import torch
 import torchvision
 import convnext_lesson as cl
-from convnext_lesson.teach import pretrained
+from convnext_lesson.teach.lab import pretrained
 from convnext_lesson.teach.notebook import show_photos
 import matplotlib.pyplot as plt
 cl.setup_notebook()

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...model.counting import count_flops, count_step
-from ...model.roadmap import build_model
+from ....model.counting import count_flops, count_step
+from ....model.roadmap import build_model
 from ..exercises import answered, exercise
 
 

@@ -2,11 +2,11 @@
 import torch
 from torch import nn
 
-from ...model.counting import count_step
-from ...model.threads import one_thread
+from ....model.counting import count_step
+from ....model.threads import one_thread
 from ..exercises import answered, exercise
-from ..layer_costs import flops_by_kind
-from ..receptive_field import KERNEL_STEPS
+from ...show.layer_costs import flops_by_kind
+from ...show.receptive_field import KERNEL_STEPS
 
 
 def predict_kernel_gflops_solution(kernel_size):

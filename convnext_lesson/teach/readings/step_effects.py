@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from statistics import mean, variance
 
-from ..model.roadmap import get_step, roadmap_steps
+from ...model.roadmap import get_step, roadmap_steps
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ...model.roadmap import build_model
-from ...training.recipes import get_recipe, param_groups
+from ....model.roadmap import build_model
+from ....training.recipes import get_recipe, param_groups
 from ..exercises import answered, exercise
 
 
@@ -50,7 +50,7 @@ def lr_at_solution(t, total_steps, warmup_steps, peak_lr, min_lr):
           "iteration t (0-based) of a run with linear warmup then cosine decay, as the package's scheduler gives it",
           lr_at_solution)
 def _grade_warmup_cosine(answer):
-    from ..recipe_demo import lr_per_iteration
+    from ...show.recipe_demo import lr_per_iteration
 
     for total, warmup, peak, low in ((36, 2, 1e-3, 1e-6), (200, 20, 4e-3, 1e-6), (50, 0, 1e-3, 0.0)):
         recipe = get_recipe("modern").replace(lr=peak, min_lr=low, warmup_fraction=warmup / total)

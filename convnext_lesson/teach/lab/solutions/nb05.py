@@ -2,11 +2,11 @@
 import torch
 from torch import nn
 
-from ...model.layers import Block
-from ...model.counting import count_params
-from ...model.roadmap import build_model, get_step
+from ....model.layers import Block
+from ....model.counting import count_params
+from ....model.roadmap import build_model, get_step
 from ..exercises import answered, exercise
-from ..layer_costs import layer_cost
+from ...show.layer_costs import layer_cost
 
 
 class InvertedBottleneckSolution(nn.Module):

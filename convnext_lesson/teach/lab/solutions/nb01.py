@@ -3,7 +3,7 @@ import math
 
 import torch
 
-from ...model.roadmap import build_model
+from ....model.roadmap import build_model
 from ..exercises import answered, exercise
 
 

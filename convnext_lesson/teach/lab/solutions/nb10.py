@@ -1,6 +1,6 @@
 """Notebook 10 (pretrained ConvNeXt): graders and solutions."""
-from ...model.network import Network
-from ...model.roadmap import build_convnext, get_step
+from ....model.network import Network
+from ....model.roadmap import build_convnext, get_step
 from ..exercises import answered, exercise
 
 
@@ -17,7 +17,7 @@ def official_to_timm_solution(key):
 
 def _official_keys() -> list[str]:
     """Every tensor name of ConvNeXt-T in the official layout (a narrow copy: the same names, built fast)."""
-    from ...model.weights import to_official_state_dict
+    from ....model.weights import to_official_state_dict
     cfg = get_step(16).config.replace(widths=(8, 16, 32, 64), stem_width=8)
     return list(to_official_state_dict(Network(cfg)))
 

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import torch
 
-from ..model.counting import trainable_params  # noqa: F401 (gathered for notebook 10)
-from ..model.network import replace_head  # noqa: F401
-from ..model.weights import (LAYOUTS, layout_table, load_hf_weights, load_layout_weights,  # noqa: F401
+from ...model.counting import trainable_params  # noqa: F401 (gathered for notebook 10)
+from ...model.network import replace_head  # noqa: F401
+from ...model.weights import (LAYOUTS, layout_table, load_hf_weights, load_layout_weights,  # noqa: F401
                              load_timm_weights, official_to, official_to_hf_key, official_to_timm_key,
                              to_hf_state_dict, to_layout_state_dict, to_timm_state_dict)
-from ..training.finetune import FinetuneResult, finetune, finetune_size  # noqa: F401
-from ..training.profiles import get_profile
+from ...training.finetune import FinetuneResult, finetune, finetune_size  # noqa: F401
+from ...training.profiles import get_profile
 
 # Imagenette's classes: WordNet id -> ImageNet class name (fastai/imagenette README; also the PROVENANCE.txt of
 # the shipped sample). The names are spelled as in torchvision's ImageNet category list.

@@ -5,12 +5,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...model.counting import count_flops, count_params, count_step
-from ...model.threads import one_thread
-from ...model.roadmap import build_model
+from ....model.counting import count_flops, count_params, count_step
+from ....model.threads import one_thread
+from ....model.roadmap import build_model
 from ..exercises import answered, exercise
 from ..block_code import with_spatial_groups
-from ..layer_costs import flops_by_kind, layer_cost
+from ...show.layer_costs import flops_by_kind, layer_cost
 
 
 def conv_cost_solution(channels, size, depthwise):

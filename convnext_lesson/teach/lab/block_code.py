@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..model.layers import Block
+from ...model.layers import Block
 
 NORMS = (nn.BatchNorm2d, nn.LayerNorm, nn.GroupNorm)
 

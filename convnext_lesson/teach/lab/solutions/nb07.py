@@ -2,8 +2,8 @@
 import torch
 from torch import nn
 
-from ...model.layers import Block, LayerNorm2d
-from ...model.roadmap import get_step, roadmap_steps
+from ....model.layers import Block, LayerNorm2d
+from ....model.roadmap import get_step, roadmap_steps
 from ..exercises import answered, exercise
 
 

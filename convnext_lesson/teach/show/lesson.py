@@ -4,8 +4,8 @@ Everything here prints plain, deterministic text, so nbval can compare these out
 """
 from __future__ import annotations
 
-from ..model.counting import count_step
-from ..model.roadmap import get_step
+from ...model.counting import count_step
+from ...model.roadmap import get_step
 
 
 def show_change(step, regime: str = "resnet50") -> None:
@@ -56,10 +56,10 @@ def roadmap_so_far(upto: int, runs=(), regime: str = "resnet50", reference_profi
     their seeds) and ``runs``, this notebook's ``cl.train`` results (crosses). Ours are small networks on
     a small dataset at low resolution: compare our rows with each other, not with the paper's.
     """
-    from ..training.results import reference_results
-    from .notebook import show_photos
+    from ...training.results import reference_results
+    from ..notebook import show_photos
     from .roadmap_figure import roadmap_figure
-    from .step16_parts import paper_start_tops
+    from ..readings.step16_parts import paper_start_tops
 
     reference = [r for rs in reference_results(regime, reference_profile).values() for r in rs]
     start = paper_start_tops(reference_profile) if regime == "resnet50" else []
@@ -68,9 +68,9 @@ def roadmap_so_far(upto: int, runs=(), regime: str = "resnet50", reference_profi
 
 def step_effects_so_far(regime: str = "resnet50", reference_profile: str = "cpu") -> None:
     """Print what each step did to the committed reference runs' top-1, beside the paper's, with the noise
-    band and its reading (``teach.step_effects``): only steps whose run and whose parent's run exist."""
-    from ..training.results import reference_results
-    from .step_effects import effects_table
+    band and its reading (``teach.readings.step_effects``): only steps whose run and whose parent's run exist."""
+    from ...training.results import reference_results
+    from ..readings.step_effects import effects_table
 
     records = [r for rs in reference_results(regime, reference_profile).values() for r in rs]
     print(effects_table(records) if records else f"No committed {reference_profile} reference runs of {regime} yet.")
@@ -78,8 +78,8 @@ def step_effects_so_far(regime: str = "resnet50", reference_profile: str = "cpu"
 
 def step_effect(index: int, regime: str = "resnet50", reference_profile: str = "cpu") -> None:
     """Print one step's effect on the committed reference runs beside the paper's, with its noise band."""
-    from ..training.results import reference_results
-    from .step_effects import step_effects
+    from ...training.results import reference_results
+    from ..readings.step_effects import step_effects
 
     records = [r for rs in reference_results(regime, reference_profile).values() for r in rs]
     found = [e for e in step_effects(records, regime) if e.index == index]
@@ -95,16 +95,16 @@ def step_effect(index: int, regime: str = "resnet50", reference_profile: str = "
 
 def followups_so_far(*names: str) -> None:
     """Print the follow-ups where our small-scale roadmap disagrees with the paper: each hypothesis and rule,
-    fixed before its runs, our effects from the committed runs and the rule's reading (``teach.followups``)."""
-    from .followups import report
+    fixed before its runs, our effects from the committed runs and the rule's reading (``teach.readings.followups``)."""
+    from ..readings.followups import report
 
     print(report(names=names or None))
 
 
 def step16_parts_so_far() -> None:
     """Print step 16 taken apart: each part's committed runs, the hypothesis, the rule fixed before the runs and
-    its reading (``teach.step16_parts``)."""
-    from .step16_parts import report
+    its reading (``teach.readings.step16_parts``)."""
+    from ..readings.step16_parts import report
 
     print(report())
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..training import paths
-from ..training.recipes import IMAGENET_MEAN, IMAGENET_STD, Recipe, make_optimizer, make_scheduler
-from .pretrained import IMAGENETTE_CLASSES
+from ...training import paths
+from ...training.recipes import IMAGENET_MEAN, IMAGENET_STD, Recipe, make_optimizer, make_scheduler
+from ..lab.pretrained import IMAGENETTE_CLASSES
 
 def class_name(folder: str) -> str:
     """A readable class name for a dataset folder name (Imagenette's WordNet ids; others as they are)."""
@@ -31,9 +31,9 @@ def sample_images(dataset: str | None = None, n: int = 4, split: str = "train", 
     progress bar) as notebook 00 does, so that a fresh Colab runtime has it before ``cl.train``.
     Returns (list of RGB PIL images, list of class indices, list of class names, the ``DatasetCopy``).
     """
-    from ..training.data import locate
-    from ..training.images import list_images, load_image
-    from ..training.profiles import get_profile
+    from ...training.data import locate
+    from ...training.images import list_images, load_image
+    from ...training.profiles import get_profile
 
     copy = locate(dataset or get_profile().dataset, download_missing=download)
     samples = list_images(copy, split)
@@ -105,9 +105,9 @@ def soft_label_text(target: torch.Tensor, names: list[str] | None = None, top: i
 
 def steps_per_epoch(profile=None, dataset: str | None = None) -> int:
     """Optimizer steps per epoch of a profile's run, as the trainer counts them (``engine.steps_per_epoch``)."""
-    from ..training.datasets import get_dataset_info
-    from ..training.engine import steps_per_epoch as count
-    from ..training.profiles import get_profile
+    from ...training.datasets import get_dataset_info
+    from ...training.engine import steps_per_epoch as count
+    from ...training.profiles import get_profile
 
     prof = get_profile(profile)
     train_images = get_dataset_info(dataset or prof.dataset).counts[0]  # what every copy holds (data.check_layout)
@@ -139,7 +139,7 @@ def drop_path_rates(model: nn.Module) -> list[float]:
     """The stochastic-depth (drop path) rate of every residual block, in order (0 where it is off)."""
     from torchvision.ops import StochasticDepth
 
-    from ..model.layers import Block
+    from ...model.layers import Block
 
     rates = []
     for module in model.modules():
@@ -156,7 +156,7 @@ def parameter_kind(model: nn.Module, name: str) -> str:
 
 def decay_split(model: nn.Module, recipe: Recipe) -> dict[str, list[str]]:
     """Names of the parameters with and without weight decay, as ``recipes.param_groups`` splits them."""
-    from ..training.recipes import param_groups
+    from ...training.recipes import param_groups
 
     groups = param_groups(model, recipe.weight_decay, recipe.decay_norm_and_bias)
     names = {id(p): n for n, p in model.named_parameters()}
@@ -193,7 +193,7 @@ def recipe_search_rows(root: str | Path | None = None) -> tuple[list[dict], list
     ``variant``, ``changes`` (the recipe changes its records say it ran with), ``top1`` and
     ``wall_time_s`` ({step: value}), ``provenance`` (device, profile, dataset, px, epochs, seeds) and ``notes``.
     """
-    from ..training.results import find_records
+    from ...training.results import find_records
 
     root = Path(root) if root is not None else RECIPE_SEARCH_DIR
     folders = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []

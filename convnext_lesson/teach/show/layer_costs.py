@@ -28,9 +28,9 @@ from functools import lru_cache
 import torch
 from torch import nn
 
-from ..model.counting import PAPER_OPS, FlopCountAnalysis
-from ..model.threads import one_thread
-from ..model.roadmap import build_model, get_step
+from ...model.counting import PAPER_OPS, FlopCountAnalysis
+from ...model.threads import one_thread
+from ...model.roadmap import build_model, get_step
 
 KINDS = ("stem", "1x1 convs", "spatial convs", "shortcut convs", "downsampling convs", "head")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from statistics import mean
 
-from ..model.roadmap import roadmap_steps
+from ...model.roadmap import roadmap_steps
 
 
 def run_label(records: list[dict]) -> str:

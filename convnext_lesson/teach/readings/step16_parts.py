@@ -6,7 +6,7 @@ layers, an LN after the stem and one before the head, layer scale 1e-6, and Conv
 changed, trained like a ladder step (``cpu`` profile, 12 epochs, seeds 0, 1, 2). The hypothesis, the rules
 and what the runs would mean were fixed here before any arm was trained (``tools/step16_parts.py`` trains
 them); ``reading`` applies the rules to the committed records. An arm's effect is the mean of its seeds
-minus the mean of its base step's ladder seeds; the noise band is the ladder's (``teach.step_effects``):
+minus the mean of its base step's ladder seeds; the noise band is the ladder's (``teach.readings.step_effects``):
 twice the standard deviation of a difference of two means, from the pooled seed-to-seed spread.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import mean
 
-from ..training import paths, results
-from ..training.profiles import get_profile
+from ...training import paths, results
+from ...training.profiles import get_profile
 from .step_effects import pooled_std
 
 PARTS_DIR = paths.FOLLOWUPS / "step16-parts"
@@ -40,7 +40,7 @@ class Arm:
     def design(self) -> dict:
         """The five fields step 16 changes, as this arm trains them: what identifies its runs, whichever start
         the profile gave the plain step when they were trained."""
-        from ..model.roadmap import get_step
+        from ...model.roadmap import get_step
 
         cfg = get_step(self.step).config.replace(**self.overrides)
         return {name: getattr(cfg, name) for name in START_FIELDS}

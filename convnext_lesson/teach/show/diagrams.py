@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from ..model.config import NetConfig
-from ..model.layers import Block, LayerNorm2d
-from ..model.roadmap import Step, get_step
+from ...model.config import NetConfig
+from ...model.layers import Block, LayerNorm2d
+from ...model.roadmap import Step, get_step
 
 IMAGE_SIZE = 224  # resolutions in the pictures are for the paper's 224x224 input
 COLORS = {"spatial": "#f4a261", "conv": "#8ecae6", "norm": "#ffd166", "act": "#95d5b2", "scale": "#d9d9d9",

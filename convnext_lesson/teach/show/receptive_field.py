@@ -27,10 +27,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..model.config import NetConfig
-from ..model.threads import one_thread
-from ..model.network import Network
-from ..model.roadmap import get_step
+from ...model.config import NetConfig
+from ...model.threads import one_thread
+from ...model.network import Network
+from ...model.roadmap import get_step
 
 KERNEL_SIZES = (3, 5, 7, 9, 11)
 # roadmap step (ResNet-50 regime) of each kernel size: step 7 is kernel 3, then 5, 7, 9, 11

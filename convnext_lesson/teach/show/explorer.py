@@ -2,7 +2,7 @@
 
 In a notebook cell (the widget is the cell's value)::
 
-    from convnext_lesson.teach.explorer import roadmap_explorer, kernel_explorer
+    from convnext_lesson.teach.show.explorer import roadmap_explorer, kernel_explorer
     roadmap_explorer()                    # ResNet-50 -> ConvNeXt-T, starting at step 0
     roadmap_explorer("resnet200", 16)     # the ResNet-200 -> ConvNeXt-B roadmap, at its last step
     kernel_explorer()                     # depthwise kernel 3..11: receptive field and FLOPs
@@ -27,10 +27,10 @@ from functools import lru_cache
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
-from ..model.counting import StepCount, count_step
-from ..model.threads import one_thread
-from ..model.roadmap import REGIMES, get_step, roadmap_steps
-from ..training import results
+from ...model.counting import StepCount, count_step
+from ...model.threads import one_thread
+from ...model.roadmap import REGIMES, get_step, roadmap_steps
+from ...training import results
 from . import diagrams
 from .receptive_field import (KERNEL_SIZES, KERNEL_STEPS, check_kernel_size, check_stage, draw_receptive_field,
                               effective_receptive_field, kernel_config)
@@ -341,7 +341,7 @@ class KernelExplorer(_StaticFallback, widgets.VBox):
             + row.format("paper: GFLOPs, ImageNet-1K top-1", "cl-paper",
                          f"{s['paper_gflops']:.2f}, {s['paper_top1']:.2f}%")
             + "</table><small>Receptive fields: the step's network 4x narrower, random weights, 128×128 random "
-              "images (<code>convnext_lesson.teach.receptive_field</code>). Counts: the full network at 224×224."
+              "images (<code>convnext_lesson.teach.show.receptive_field</code>). Counts: the full network at 224×224."
               "</small></div>")
         self.status.value = ""
         self.last_update_seconds = time.perf_counter() - start

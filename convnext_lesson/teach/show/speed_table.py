@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import torch
 
-from ..model.counting import count_flops
-from ..model.network import Network
-from ..model.roadmap import get_step
-from ..training.benchmark import REFERENCE_THROUGHPUT, measure_throughput
-from ..training.profiles import get_profile, scale_config
-from ..training.runtime import default_device
+from ...model.counting import count_flops
+from ...model.network import Network
+from ...model.roadmap import get_step
+from ...training.benchmark import REFERENCE_THROUGHPUT, measure_throughput
+from ...training.profiles import get_profile, scale_config
+from ...training.runtime import default_device
 
 # The paper's throughput numbers (ImageNet-1K models at 224 px). The paper's, not ours.
 PAPER_THROUGHPUT = (

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 
 import torch
 
-from ..model.layers import Block
-from ..model.network import Network
-from ..model.roadmap import get_step
-from ..training.data import locate
-from ..training.images import preload
-from ..training.profiles import get_profile, scale_config
-from ..training.recipes import IMAGENET_MEAN, IMAGENET_STD
+from ...model.layers import Block
+from ...model.network import Network
+from ...model.roadmap import get_step
+from ...training.data import locate
+from ...training.images import preload
+from ...training.profiles import get_profile, scale_config
+from ...training.recipes import IMAGENET_MEAN, IMAGENET_STD
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from ..model.roadmap import get_step
-from ..training import paths, results
+from ...model.roadmap import get_step
+from ...training import paths, results
 from .step_effects import step_effects
 
 FOLLOWUPS_DIR = paths.FOLLOWUPS

@@ -2,10 +2,10 @@
 import torch
 from torch import nn
 
-from ...model.config import NetConfig
-from ...model.layers import Downsample
-from ...model.network import Network
-from ...model.roadmap import get_step
+from ....model.config import NetConfig
+from ....model.layers import Downsample
+from ....model.network import Network
+from ....model.roadmap import get_step
 from ..exercises import answered, exercise
 
 
