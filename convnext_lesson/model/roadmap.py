@@ -99,54 +99,37 @@ _RESNET50 = [
          note="Table 10 prints 4.49 GFLOPs and Tables 1 and 9 print 4.5; the count (also torchvision's) is 4.456."),
 ]
 
-_RESNET200 = [
+# ResNet-200's roadmap (Table 11) takes the same steps: each row keeps ResNet-50's name, label, design change and
+# adoption, with its own numbers and words, and its own overrides where the paper scales the bigger network.
+_RESNET200_OWN = [
     dict(name="resnet200", label="ResNet-200", paper_top1=78.20, paper_gflops=15.01,
          change="the starting point: ResNet-200, blocks (3, 24, 36, 3), original recipe"),
-    dict(name="modern_recipe", label="modern training recipe", paper_top1=81.14, paper_gflops=15.01,
-         change="same network, trained with the modern recipe"),
-    dict(name="stage_ratio", label="stage ratio", paper_top1=81.33, paper_gflops=14.52,
+    dict(paper_top1=81.14, paper_gflops=15.01, change="same network, trained with the modern recipe"),
+    dict(paper_top1=81.33, paper_gflops=14.52,
          overrides={"depths": (3, 3, 27, 3), "widths": (84, 168, 336, 672), "stem_width": 84},
          change="blocks per stage (3, 24, 36, 3) -> (3, 3, 27, 3), and widths 64 -> 84 (stem included) to hold the "
                 "FLOPs"),
-    dict(name="patchify_stem", label='"patchify" stem', paper_top1=81.59, paper_gflops=14.38,
-         overrides={"stem": "patchify", "stem_norm": False},
-         change="the ResNet stem -> one 4x4 stride-4 conv"),
-    dict(name="depthwise_conv", label="depth conv", paper_top1=80.54, paper_gflops=7.23,
-         overrides={"depthwise": True},
-         change="the 3x3 conv of each bottleneck becomes depthwise"),
-    dict(name="width_128", label="width up", paper_top1=81.85, paper_gflops=16.76,
+    dict(paper_top1=81.59, paper_gflops=14.38, change="the ResNet stem -> one 4x4 stride-4 conv"),
+    dict(paper_top1=80.54, paper_gflops=7.23, change="the 3x3 conv of each bottleneck becomes depthwise"),
+    dict(name="width_128", paper_top1=81.85, paper_gflops=16.76,
          overrides={"widths": (128, 256, 512, 1024), "stem_width": 128},
          change="bottleneck widths 84..672 -> 128..1024, the stem outputs 128"),
-    dict(name="inverted_bottleneck", label="inverting dims", paper_top1=82.64, paper_gflops=15.68,
-         overrides={"block": "inverted"},
-         change="inverted bottleneck: 1x1 d->4d, depthwise 3x3 on 4d, 1x1 4d->d"),
-    dict(name="move_up_dwconv", label="move up d. conv", paper_top1=82.04, paper_gflops=14.63,
-         overrides={"block": "dw_first"},
-         change="the depthwise conv moves to the front of the block"),
-    dict(name="kernel_5", label="kernel size 5", paper_top1=82.32, paper_gflops=14.70, overrides={"kernel_size": 5},
-         adopted=False,
-         change="depthwise kernel 3 -> 5 (not adopted)"),
-    dict(name="kernel_7", label="kernel size 7", paper_top1=82.30, paper_gflops=14.81, overrides={"kernel_size": 7},
-         change="depthwise kernel 3 -> 7 (adopted)"),
-    dict(name="kernel_9", label="kernel size 9", paper_top1=82.27, paper_gflops=14.95, overrides={"kernel_size": 9},
-         adopted=False,
-         change="depthwise kernel 3 -> 9 (not adopted)"),
-    dict(name="kernel_11", label="kernel size 11", paper_top1=82.18, paper_gflops=15.13,
-         overrides={"kernel_size": 11}, adopted=False,
-         change="depthwise kernel 3 -> 11 (not adopted)"),
-    dict(name="gelu", label="ReLU -> GELU", paper_top1=82.19, paper_gflops=14.81, overrides={"activation": "gelu"},
-         change="every ReLU becomes a GELU"),
-    dict(name="fewer_activations", label="fewer activations", paper_top1=82.71, paper_gflops=14.81,
-         overrides={"activations": "one"},
-         change="only the activation between the two 1x1 convs stays"),
-    dict(name="fewer_norms", label="fewer norms", paper_top1=83.17, paper_gflops=14.81, overrides={"norms": "one"},
-         change="only the norm after the depthwise conv stays"),
-    dict(name="layer_norm", label="BN -> LN", paper_top1=83.35, paper_gflops=14.81, overrides={"norm": "ln"},
-         change="BatchNorm becomes LayerNorm over channels"),
-    dict(name="separate_downsampling", label="sep. d.s. conv", paper_top1=83.60, paper_gflops=15.35,
-         overrides=_CONVNEXT_FINAL,
+    dict(paper_top1=82.64, paper_gflops=15.68, change="inverted bottleneck: 1x1 d->4d, depthwise 3x3 on 4d, 1x1 4d->d"),
+    dict(paper_top1=82.04, paper_gflops=14.63, change="the depthwise conv moves to the front of the block"),
+    dict(paper_top1=82.32, paper_gflops=14.70, change="depthwise kernel 3 -> 5 (not adopted)"),
+    dict(paper_top1=82.30, paper_gflops=14.81, change="depthwise kernel 3 -> 7 (adopted)"),
+    dict(paper_top1=82.27, paper_gflops=14.95, change="depthwise kernel 3 -> 9 (not adopted)"),
+    dict(paper_top1=82.18, paper_gflops=15.13, change="depthwise kernel 3 -> 11 (not adopted)"),
+    dict(paper_top1=82.19, paper_gflops=14.81, change="every ReLU becomes a GELU"),
+    dict(paper_top1=82.71, paper_gflops=14.81, change="only the activation between the two 1x1 convs stays"),
+    dict(paper_top1=83.17, paper_gflops=14.81, change="only the norm after the depthwise conv stays"),
+    dict(paper_top1=83.35, paper_gflops=14.81, change="BatchNorm becomes LayerNorm over channels"),
+    dict(paper_top1=83.60, paper_gflops=15.35,
          change="separate downsampling layers and the final model's parts: ConvNeXt-B"),
 ]
+_SHARED = ("name", "label", "overrides", "adopted")  # what a ResNet-200 row takes from ResNet-50's
+_RESNET200 = [{**{k: v for k, v in r50.items() if k in _SHARED}, **own}
+              for r50, own in zip(_RESNET50, _RESNET200_OWN, strict=True)]
 
 _BASE = {"resnet50": NetConfig(), "resnet200": NetConfig(depths=(3, 24, 36, 3))}
 

@@ -28,7 +28,7 @@ def run_label(records: list[dict]) -> str:
             f"{epochs}, seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}")
 
 
-def by_step(records: list[dict]) -> dict[int, list[float]]:
+def top1_by_step(records: list[dict]) -> dict[int, list[float]]:
     out: dict[int, list[float]] = {}
     for r in records:
         out.setdefault(r["step"], []).append(r["top1"])
@@ -64,7 +64,7 @@ def roadmap_figure(records=(), own=(), upto: int | None = None, regime: str = "r
     paper_ax.set_title("paper: ImageNet-1K, 224 px, 300 epochs\n(top-1, mean of 3 seeds)", fontsize=10)
     paper_ax.set_xlabel("top-1 (%)")
 
-    reference = by_step(records)
+    reference = top1_by_step(records)
     for s in steps:
         tops = reference.get(s.index)
         if not tops:
