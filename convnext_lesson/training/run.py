@@ -32,11 +32,13 @@ from .runtime import Runtime, amp_name, start_runtime
 
 @dataclass
 class RunResult:
-    """What ``train`` returns: the record, the per-epoch history, the run folder and the trained model."""
+    """What ``train`` returns: the record, the per-epoch history, the run folder and the trained model.
+    ``reference``: a committed reference run shown in place of the learner's (no model, another profile maybe)."""
 
     record: dict
     run_dir: Path
     model: nn.Module | None = field(default=None, repr=False)
+    reference: bool = False
 
     @property
     def history(self) -> list[dict]:

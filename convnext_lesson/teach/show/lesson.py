@@ -63,7 +63,8 @@ def roadmap_so_far(upto: int, runs=(), regime: str = "resnet50", reference_profi
 
     reference = [r for rs in reference_results(regime, reference_profile).values() for r in rs]
     start = paper_start_tops(reference_profile) if regime == "resnet50" else []
-    show_photos(roadmap_figure(reference, runs, upto, regime, paper_start=start))  # JPEG: light
+    yours = [r for r in runs if not getattr(r, "reference", False)]  # a reference run is drawn as the reference
+    show_photos(roadmap_figure(reference, yours, upto, regime, paper_start=start))  # JPEG: light
 
 
 def step_effects_so_far(regime: str = "resnet50", reference_profile: str = "cpu") -> None:
@@ -109,6 +110,36 @@ def step16_parts_so_far() -> None:
     print(report())
 
 
+def earlier_run(step: int, notebook: str, train: bool = False, **options):
+    """Step ``step`` as notebook ``notebook`` trained it, without training it again: your run if this runs folder
+    holds it finished (loaded, as ``cl.train`` loads it); else the committed reference run of the ``cpu`` profile
+    (seed 0), labelled as the reference, not as yours (a fresh Colab runtime has no runs folder: keep one on Drive
+    with ``cl.use_drive()``). ``train=True`` trains it here. ``options``: as ``cl.train``'s."""
+    from ...training.plan import plan_run
+    from ...training.results import REFERENCE_DIR, RESULT_NAME, reference_results
+    from ...training.run import RunResult, train as train_step
+
+    shown = {k: options.pop(k) for k in ("progress", "verbose") if k in options}  # how, not what: not the plan's
+    plan = plan_run(step, **options)
+    if train or (plan.run_dir() / RESULT_NAME).exists():
+        return train_step(step, **options, **shown)
+    seeds = reference_results(plan.step.regime, "cpu").get(plan.step.index, [])
+    if not seeds:
+        raise ValueError(f"step {step} is not in this runs folder and has no committed reference run: train it "
+                         f"with cl.train({step}) (notebook {notebook} does)")
+    record = min(seeds, key=lambda r: r["seed"])
+    print(f"step {record['step']} is not in this runs folder (notebook {notebook} trains it), so this is the committed "
+          f"reference run, not yours: {reference_label(record)}, top-1 {record['top1']:.1f}%. To train your own "
+          f"here: cl.lesson.earlier_run({step}, \"{notebook}\", train=True)")
+    return RunResult(record, REFERENCE_DIR, reference=True)
+
+
+def reference_label(record: dict) -> str:
+    """How a committed reference run is named beside the learner's: its profile, seed, data and device."""
+    return (f"reference run, {record['profile']} profile, seed {record['seed']}, {record['epochs']} epochs of "
+            f"{record['dataset']['name']} at {record['image_size']} px, on {record['device']}")
+
+
 def plot_history(*runs, labels=None):
     """Training curves of one or more runs (or their records): train loss, validation top-1 and the learning
     rate per epoch; ``labels`` names each curve (default: its step, profile and dataset)."""
@@ -129,7 +160,8 @@ def history_figure(*runs, labels=None):
         history = record["history"]
         epochs = [m["epoch"] for m in history]
         label = (labels[runs.index(run)] if labels else
-                 f"step {record['step']} ({record['profile']}, {record['dataset']['name']})")
+                 f"step {record['step']} ({'reference, ' if getattr(run, 'reference', False) else ''}"
+                 f"{record['profile']}, {record['dataset']['name']})")
         axes[0].plot(epochs, [m["train_loss"] for m in history], "o-", label=label)
         axes[1].plot(epochs, [m["val_top1"] for m in history], "o-", label=label)
         axes[2].plot(epochs, [m["lr"] for m in history], "o-", label=label)

@@ -1,0 +1,23 @@
+"""A notebook that needs a step an earlier notebook trained takes the learner's run, else the committed reference
+run labelled as such, and trains only when asked (a fresh Colab runtime must not retrain silently)."""
+import convnext_lesson as cl
+
+
+def test_a_step_not_in_the_runs_folder_is_the_reference_run_labelled_and_nothing_trains(tmp_path, monkeypatch,
+                                                                                         capsys):
+    monkeypatch.setenv("CONVNEXT_LESSON_RUNS", str(tmp_path))
+    shown = cl.lesson.earlier_run(0, "01", profile="smoke")
+    said = capsys.readouterr().out
+    assert shown.reference and shown.model is None and not any(tmp_path.iterdir())  # nothing trained
+    [first] = [r for r in cl.reference_results("resnet50", "cpu")[0] if r["seed"] == 0]
+    assert shown.record == first and "committed reference run, not yours" in said and "cpu profile, seed 0" in said
+    assert "reference, cpu" in cl.lesson.history_figure(shown).axes[1].get_legend().get_texts()[0].get_text()
+
+
+def test_the_learners_own_run_is_taken_and_train_true_trains_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("CONVNEXT_LESSON_RUNS", str(tmp_path))
+    trained = cl.lesson.earlier_run(0, "01", train=True, profile="smoke", progress=False, verbose=False)
+    assert not trained.reference and trained.record["profile"] == "smoke" and trained.model is not None
+    again = cl.lesson.earlier_run(0, "01", profile="smoke")
+    assert not again.reference and again.record["top1"] == trained.record["top1"]
+    assert "already trained" in capsys.readouterr().out
