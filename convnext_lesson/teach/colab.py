@@ -21,6 +21,8 @@ Drive's filesystem, what is known and what is not (nothing here has run on a rea
   not train one run folder from two sessions at once.
 - Checkpoints and records are written to a temporary file and renamed over the old one (``os.replace``),
   atomic on a local disk; on Drive the rename is whatever DriveFS makes of it.
+- On a plain passthrough FUSE filesystem (no lock operations) both held: a second process was refused the
+  lock, and a reader never saw a partial checkpoint while 300 saves replaced it (README, Colab section).
 """
 from __future__ import annotations
 
