@@ -58,6 +58,19 @@ def cmd_doctor(args) -> int:
     return doctor()
 
 
+def cmd_cpu_speed(args) -> int:
+    from pathlib import Path
+
+    from .training.cpu_speed import format_report, run
+
+    report = run(args.steps, args.threads, args.isa, args.wait_policy, args.busy, args.bf16, args.kernels)
+    print(format_report(report))
+    if args.out:
+        Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(f"written: {args.out}")
+    return 0
+
+
 def cmd_ladder(args) -> int:
     from .training.ladder import ladder
 
@@ -145,6 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
     la.add_argument("--steps", help='e.g. "0-3,9,16" or "0 1 16" (default: all steps)')
     add_run_arguments(la, set(RunOptions.__dataclass_fields__) - {"resume"})  # a ladder always resumes
     la.set_defaults(func=cmd_ladder)
+    sp = sub.add_parser("cpu-speed", help="how fast this CPU trains the cpu profile's steps, against its matrix-product "
+                        "rate; quiet or beside a busy process; per thread count, OpenMP wait policy and ISA")
+    sp.add_argument("--steps", type=int, nargs="+", default=[1, 15, 16], help="roadmap steps (default: 1 15 16)")
+    sp.add_argument("--threads", type=positive_int, nargs="+", default=[None], help="torch threads (default: torch's)")
+    sp.add_argument("--busy", action="store_true", help="also time each beside one spinning process")
+    sp.add_argument("--wait-policy", nargs="+", choices=("default", "passive"), default=["default"],
+                    help="OpenMP's wait policy for idle threads")
+    sp.add_argument("--isa", nargs="+", choices=("native", "avx2"), default=["native"],
+                    help="avx2: take the AVX2 paths on an AVX-512 CPU (an emulation, said so)")
+    sp.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
+                    help="also time bf16 autocast (default: where the CPU has native bf16)")
+    sp.add_argument("--kernels", action="store_true", help="oneDNN's timing of each convolution kernel")
+    sp.add_argument("--out", help="also write the result as JSON here")
+    sp.set_defaults(func=cmd_cpu_speed)
     doc = sub.add_parser("doctor", help="check this machine for the course: Python, packages, device, profile, "
                          "data, memory, disk, and what to do about anything missing")
     doc.set_defaults(func=cmd_doctor)

@@ -406,9 +406,13 @@ for iterations in (36, 1_000, 10_000, 94_000):
 # Now the comparison of the roadmap's first step: the same network, trained once with each recipe, sized by
 # your profile. Under `smoke` the network is scaled down, the data is 200 images, the runs take seconds, and
 # the accuracies only prove that the code runs.
+#
+# Step 0 is notebook 01's run. `cl.lesson.earlier_run` takes it from your runs folder; if it is not there (a
+# fresh Colab runtime, say), you get the committed reference run instead, labelled as the reference and not
+# as yours, and nothing trains unless you pass `train=True`.
 
 # %%
-run0 = cl.train(0)
+run0 = cl.lesson.earlier_run(0, "01")
 
 # %%
 run1 = cl.train(1)

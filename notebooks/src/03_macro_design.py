@@ -263,8 +263,8 @@ plt.show()
 #
 # Each step trained with the same (modern, profile-scaled) recipe, sized by your profile. Under `smoke`
 # these runs only prove the code runs: the networks are scaled down and the data is 200 images. Step 1 was
-# trained in notebook 02; to put it beside these, run `run1 = cl.train(1)` (in the same runs folder it is
-# loaded in a second; otherwise it trains, about 10 minutes under `cpu`) and add it to the plot.
+# trained in notebook 02; to put it beside these, run `run1 = cl.lesson.earlier_run(1, "02")` (your run if
+# this runs folder holds it, else the committed reference run, labelled as such) and add it to the plot.
 
 # %%
 run2 = cl.train(2)

@@ -153,12 +153,13 @@ cl.diagrams.draw_stage_compute(stage_flops(6), compare=stage_flops(5), compare_l
 # %% [markdown]
 # ## Train it
 #
-# Step 6, and step 5 beside it for comparison (if you ran notebook 04 with the same profile, step 5 is
-# loaded from its run folder instead of trained again). Sized by your profile; under the `smoke` profile
-# this only proves the code runs and the accuracy means nothing.
+# Step 6, and step 5 beside it for comparison: notebook 04 trained step 5, so `cl.lesson.earlier_run` loads
+# your run of it, or, if this runs folder does not hold one, shows the committed reference run (labelled as
+# such; `train=True` trains yours here). Sized by your profile; under the `smoke` profile this only proves
+# the code runs and the accuracy means nothing.
 
 # %%
-run5 = cl.train(5)
+run5 = cl.lesson.earlier_run(5, "04")
 
 # %%
 run6 = cl.train(6)

@@ -262,8 +262,9 @@ print("paper: Table 1, ImageNet-1K top-1 at 224 px (XL: reported only with Image
 # %% [markdown]
 # ## Train it
 #
-# Steps 15 and 16, each sized by your profile (the first line of each run says what ran; a run finished
-# before, for instance step 15 in notebook 07, is loaded instead of trained again). Under the `smoke`
+# Steps 15 and 16, each sized by your profile (the first line of each run says what ran). Step 15 is
+# notebook 07's: `cl.lesson.earlier_run` loads your run of it, or shows the committed reference run,
+# labelled as such, when this runs folder does not hold one (`train=True` trains yours). Under the `smoke`
 # profile these runs take seconds and only prove that the code runs: a tiny network on 200 images, whose
 # accuracy means nothing. Under `cpu` each step trains for about 8 minutes on a 2-core laptop.
 #
@@ -274,7 +275,7 @@ print("paper: Table 1, ImageNet-1K top-1 at 224 px (XL: reported only with Image
 # the paper's way so that you can see the difference yourself.
 
 # %%
-run15 = cl.train(15)
+run15 = cl.lesson.earlier_run(15, "07")
 
 # %%
 run16 = cl.train(16)
