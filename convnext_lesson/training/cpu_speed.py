@@ -99,16 +99,15 @@ def busy_machine(busy: bool):
 
 def measure(steps, threads, busy: bool, bf16: bool) -> dict:
     """This process's measurements (its ISA and wait policy were fixed by its environment)."""
-    import torch
+    from ..model.threads import cpu_threads
 
     dtypes = ["float32"] + (["bfloat16"] if bf16 else [])
     out = {"matmul_gflops": {d: matmul_gflops(d) for d in dtypes}, "rows": []}
     for step in steps:
         for count in threads:
-            torch.set_num_threads(count)
             for load in (["quiet", "busy"] if busy else ["quiet"]):
                 for dtype in dtypes:
-                    with busy_machine(load == "busy"):
+                    with cpu_threads(count), busy_machine(load == "busy"):
                         speed = train_step_speed(step, dtype)
                     out["rows"].append({"step": step, "threads": count, "load": load, "dtype": dtype, **speed})
     return out
