@@ -24,6 +24,17 @@ import sys
 import time
 from contextlib import contextmanager
 
+# How the cpu profile's threads are chosen (issue: a run beside a busy process fell to 0.31x), fixed before the
+# measurement that reads it (tools/cpu_speed_decision.py applies it to the committed cpu-speed output).
+THREAD_RULE = (
+    "Candidates: torch's default thread count with OpenMP's default wait policy (today's setting), the same "
+    "with OMP_WAIT_POLICY=PASSIVE, and one thread with each wait policy. Measured by cpu-speed on steps 1 and 16, "
+    "quiet and beside one spinning process. A candidate passes if, on both steps, beside the busy process it "
+    "keeps at least 0.6x of today's quiet speed, and quiet it is within 5% of today's quiet speed. Of those "
+    "that pass, the one fastest beside the busy process is chosen. If none passes, the run adapts: it takes the "
+    "candidate that passes the busy half of the test when another process keeps a core busy as it starts, "
+    "today's setting otherwise, and says which it took and why.")
+
 ISA_ENV = {"native": {}, "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}}
 WAIT_ENV = {"default": {}, "passive": {"OMP_WAIT_POLICY": "PASSIVE"}}
 STEPS = (1, 15, 16)
