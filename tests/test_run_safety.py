@@ -166,3 +166,33 @@ def test_the_command_line_passes_what_the_api_can(tmp_path, capsys):
     assert "expected KEY=VALUE" in capsys.readouterr().err
     assert main(["train", "--step", "15", "--profile", "smoke", "--set", "kernel=5"]) == 2
     assert "kernel" in capsys.readouterr().err
+
+
+def test_a_busy_machine_gets_one_thread_and_a_quiet_one_torchs_default(monkeypatch):
+    from convnext_lesson.model.threads import cpu_threads
+    from convnext_lesson.training import runtime
+
+    with cpu_threads(2):
+        threads, why = runtime.choose_threads(load=1.0)
+        assert threads == 1 and "kept 1.0 cores busy" in why
+        assert runtime.choose_threads(load=0.1) == (None, "torch's default (2 threads): the machine was quiet as the "
+                                                          "run started")
+        monkeypatch.setattr(runtime, "other_processes_load", lambda: None)  # psutil cannot tell: as torch has it
+        assert runtime.choose_threads()[0] is None
+    with cpu_threads(1):
+        assert runtime.choose_threads(load=2.0)[0] is None  # one thread already
+
+
+def test_a_resumed_run_keeps_the_threads_it_started_with(tmp_path):
+    """The low bits of a CPU step depend on the thread count, so a resume trains on the threads of the start."""
+    done = cl.train(16, epochs=2, out_dir=tmp_path, **KW)  # smoke: one thread
+    assert done.record["threads"] == 1
+    path = done.run_dir / ckpt.CHECKPOINT_NAME
+    state = ckpt.load(path)
+    state.update(threads=2, epoch=1, history=state["history"][:1])  # as if it had started on two, stopped after 1
+    ckpt.save({k: v for k, v in state.items() if k != "format"}, path)
+    (done.run_dir / results.RESULT_NAME).unlink()
+    before = torch.get_num_threads()
+    again = cl.train(16, epochs=2, out_dir=tmp_path, resume=True, **KW)
+    assert again.record["threads"] == 2 and "resumed" in again.record["threads_reason"]
+    assert torch.get_num_threads() == before  # restored after the run

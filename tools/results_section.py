@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "convnext_lesson" / "reference"
 README = ROOT / "README.md"
 TIMES = REFERENCE / "notebook_times" / "cpu"
+SPEED = REFERENCE / "cpu_speed"
 
 
 def minutes(seconds: float) -> str:
@@ -106,7 +107,53 @@ def generated() -> dict[str, str]:
     variants = [r for r in find_records(REFERENCE / "variants") if r["profile"] == "cpu"]
     times = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(TIMES.glob("*.json"))]
     return {"results": section(records, variants), "follow-ups": followups(), "step 16 parts": step16_parts(),
-            "notebook times": notebook_times(times)}
+            "notebook times": notebook_times(times), "cpu speed": cpu_speed()}
+
+
+def cpu_speed() -> str:
+    """The committed cpu-speed measurements: threads on a busy machine (and THREAD_RULE's reading), bf16, and
+    the AVX2 paths with oneDNN's slowest kernels."""
+    from convnext_lesson.teach.readings import bf16
+    from convnext_lesson.training.cpu_speed import THREAD_RULE, thread_reading
+
+    threads = json.loads((SPEED / "threads-avx512-xeon.json").read_text(encoding="utf-8"))
+    isa = json.loads((SPEED / "isa-kernels-avx512-xeon.json").read_text(encoding="utf-8"))
+    native = next(s for s in threads["settings"] if s["isa"] == "native" and s["wait_policy"] == "default")
+    default = max(r["threads"] for r in native["rows"])
+    quiet = {(r["step"], r["dtype"]): r["images_per_s"] for r in native["rows"]
+             if r["load"] == "quiet" and r["threads"] == default}
+    lines = [f"Measured on {threads['cpu']}, torch {threads['torch']}, each figure the median of 5 timings of 3 "
+             f"training steps (`python -m convnext_lesson cpu-speed`); today's setting trains step 1 at "
+             f"{quiet[(1, 'float32')]:.0f} and step 16 at {quiet[(16, 'float32')]:.0f} images/s, quiet.", "",
+             f"*Threads, rule (written before the measurement):* {THREAD_RULE}", "",
+             "| threads | OpenMP wait | quiet, step 1 / 16 | beside a busy process, step 1 / 16 | passes |",
+             "| ---: | --- | --- | --- | --- |"]
+    for c in thread_reading(threads):
+        verdict = " and ".join(k for k, ok in (("quiet", c["passes_quiet"]), ("busy", c["passes_busy"])) if ok)
+        lines.append(f"| {c['threads']} | {c['wait_policy']} | {c['quiet'][1]:.2f} / {c['quiet'][16]:.2f} | "
+                     f"{c['busy'][1]:.2f} / {c['busy'][16]:.2f} | {verdict or 'neither'} |")
+    lines += ["", "(Speeds as fractions of today's quiet speed: torch's default threads, OpenMP's default wait.)", ""]
+    if (1, "bfloat16") in quiet:
+        ups = {s: quiet[(s, "bfloat16")] / quiet[(s, "float32")] for s in bf16.STEPS}
+        read = bf16.reading(ups)
+        lines += [f"*bf16 autocast, quiet:* step 1 {quiet[(1, 'bfloat16')]:.0f} images/s ({ups[1]:.2f}x fp32), "
+                  f"step 16 {quiet[(16, 'bfloat16')]:.0f} ({ups[16]:.2f}x); the matrix product "
+                  f"{native['matmul_gflops']['bfloat16']:.0f} against {native['matmul_gflops']['float32']:.0f} "
+                  "GFLOP/s.", "", f"*bf16, rule (written before the runs):* {bf16.RULE}", ""]
+        lines += [f"- step {s}: bf16 {', '.join(f'{t:.1f}' for t in r['bf16'])} against fp32 "
+                  f"{', '.join(f'{t:.1f}' for t in r['fp32'])}: {r['difference']:+.1f} points (band ±{r['band']:.1f})"
+                  for s, r in read["rows"].items()]
+        lines += ["", f"*bf16, decision:* {read['decision']}.", ""]
+    lines += ["| ISA | step | images/s | of the fp32 matrix-product rate | oneDNN's slowest kernels (ms a step) |",
+              "| --- | ---: | ---: | ---: | --- |"]
+    for s in isa["settings"]:
+        for r in s["rows"]:
+            top = s.get("kernels", {}).get(str(r["step"]), [])[:3]
+            kernels = "; ".join(f"{k['direction']} {k['implementation']} {k['ms_per_step']:.0f}" for k in top)
+            lines.append(f"| {s['isa'].split(' (')[0]}{' (emulated)' if '(' in s['isa'] else ''} | {r['step']} | "
+                         f"{r['images_per_s']:.0f} | {r['gflops_per_s'] / s['matmul_gflops']['float32']:.2f} | "
+                         f"{kernels} |")
+    return "\n".join(lines)
 
 
 def step16_parts() -> str:

@@ -16,13 +16,12 @@ def cpu_threads(threads: int | None):
     """torch's CPU threads set to ``threads`` inside the block (None: left as they are), restored after. Nothing is
     changed when the count is already right (it is called once per image)."""
     before = torch.get_num_threads()
-    change = bool(threads) and threads != before
-    if change:
+    if threads and threads != before:
         torch.set_num_threads(threads)
     try:
         yield
     finally:
-        if change:
+        if torch.get_num_threads() != before:  # also when the block changed them itself (a resumed run)
             torch.set_num_threads(before)
 
 

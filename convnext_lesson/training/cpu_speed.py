@@ -226,6 +226,25 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def thread_reading(report: dict, steps=(1, 16)) -> list[dict]:
+    """``THREAD_RULE`` applied to a cpu-speed report measured with ``--busy``, several thread counts and both
+    wait policies: per candidate (threads, wait policy), its quiet and busy speeds as fractions of today's quiet
+    speed (torch's default threads, default wait policy) on each step, and whether it passes each half."""
+    native = [s for s in report["settings"] if s["isa"] == "native"]
+    speed = {(s["wait_policy"], r["threads"], r["step"], r["load"]): r["images_per_s"]
+             for s in native for r in s["rows"] if r["dtype"] == "float32"}
+    default = max(t for (_, t, _, _) in speed)  # torch's default: one thread per core
+    today = {step: speed[("default", default, step, "quiet")] for step in steps}
+    out = []
+    for wait, threads in sorted({(w, t) for (w, t, _, _) in speed}, key=lambda c: (c[0] != "default", -c[1])):
+        quiet = {st: speed[(wait, threads, st, "quiet")] / today[st] for st in steps}
+        busy = {st: speed[(wait, threads, st, "busy")] / today[st] for st in steps}
+        out.append({"threads": threads, "wait_policy": wait, "quiet": quiet, "busy": busy,
+                    "passes_quiet": all(v >= 0.95 for v in quiet.values()),
+                    "passes_busy": all(v >= 0.6 for v in busy.values())})
+    return out
+
+
 def _worker(argv: list[str]) -> None:
     if argv[0] == "--worker":
         spec = json.loads(argv[1])

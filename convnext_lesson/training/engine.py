@@ -7,8 +7,6 @@ and a CUDA out-of-memory error retried with half the micro-batch (in evaluation,
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
 from contextlib import nullcontext
 from datetime import datetime, timezone
@@ -25,37 +23,14 @@ from .recipes import BatchMixer, Recipe, make_optimizer, make_scheduler
 from .memory import peak_rss_mb
 from .runtime import Runtime, autocast, grad_scaler, synchronize
 from .seeding import EpochSampler, mix_seed
+from .stop import StopRequest
+from ..model.threads import use_threads
 
 LOSS_CHECK_EVERY = 20  # steps between loss read-backs (each one waits for the GPU)
 
 
 class TrainingError(RuntimeError):
     """The run cannot go on (diverged, or out of memory even at micro-batch 1)."""
-
-
-class StopRequest:
-    """The first Ctrl-C (SIGINT) asks the loop to stop after the current step and save a
-    checkpoint; a second one interrupts at once."""
-
-    def __init__(self, verbose: bool):
-        self.requested, self.verbose, self.previous = False, verbose, None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        if self.verbose:
-            print("\ninterrupted: stopping after this step and saving a checkpoint (interrupt again to stop now)")
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGINT, self.previous)
-        return False
 
 
 def steps_per_epoch(train_images: int, batch_size: int, max_steps: int | None = None) -> int:
@@ -136,6 +111,8 @@ class Trainer:
         self.epoch, self.step = 0, 0  # position: the next step to run
         self.partial = {"loss_sum": 0.0, "samples": 0, "train_time": 0.0}
         self.wall_time, self.resumes = 0.0, 0
+        # the CPU threads: fixed at the run's first start and kept by its resumes (the low bits depend on them)
+        self.threads, self.threads_reason = None, runtime.threads_reason
         self.step_lr = recipe.lr  # the learning rate of the last optimizer step (for the divergence message)
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.ckpt_path = self.run_dir / ckpt.CHECKPOINT_NAME
@@ -325,6 +302,10 @@ class Trainer:
         elif self.ckpt_path.exists():
             raise ckpt.CheckpointError(f"{self.ckpt_path} exists: resume it (resume=True, command line --resume) or "
                                        "choose another output folder; nothing was overwritten")
+        if self.device.type == "cpu" and self.threads is not None and self.threads != torch.get_num_threads():
+            use_threads(self.threads)  # inside the run's cpu_threads block, which restores the count after
+            self.threads_reason = f"{self.threads}, as the run started with them (resumed)"
+        self.threads = torch.get_num_threads() if self.device.type == "cpu" else None
         started = time.perf_counter()
         with StopRequest(self.verbose) as stop:
             try:
@@ -360,7 +341,7 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
                 "scaler": self.scaler.state_dict(), "ema": self.ema.state_dict() if self.ema is not None else None,
                 "micro_batch": self.micro, "accumulation": self.accum, "wall_time_s": self.wall_time,
-                "resumes": self.resumes, "started_at": self.started_at, "rng": {"torch": torch.get_rng_state(),
+                "resumes": self.resumes, "started_at": self.started_at, "threads": self.threads, "rng": {"torch": torch.get_rng_state(),
                                                  "cuda": torch.cuda.get_rng_state_all()
                                                  if self.device.type == "cuda" else []}}
 
@@ -381,6 +362,7 @@ class Trainer:
         self.epoch, self.step, self.partial = state["epoch"], state["step"], dict(state["partial"])
         self.history, self.wall_time = list(state["history"]), state["wall_time_s"]
         self.resumes, self.started_at = state["resumes"] + 1, state["started_at"]
+        self.threads = state.get("threads")  # None in checkpoints from before runs kept their threads
         if state["micro_batch"] != self.micro and not self.dist.enabled:  # keep what fitted in memory
             self.micro, self.accum = state["micro_batch"], state["accumulation"]
             self._build_loaders()

@@ -30,7 +30,8 @@ from .recipes import Recipe, describe, ema_decay_for, get_recipe
 from .runtime import AMP_CHOICES, amp_dtype_for, amp_name, check_device, in_colab, resolve_amp
 
 ENV_RUNS = "CONVNEXT_LESSON_RUNS"
-# Profile fields that only change how fast a run goes, not what it computes.
+# Profile fields that change how fast a run goes, not what it trains (threads move a CPU run's low bits: its
+# record says how many it used).
 _SPEED_ONLY = ("name", "description", "workers", "threads", "channels_last", "compile")
 MAX_SEED = 2**63  # a seed fits a signed 64-bit integer (torch.manual_seed, mix_seed's streams)
 

@@ -156,6 +156,8 @@ def _announce(plan: RunPlan, copy: DatasetCopy, model: nn.Module, runtime: Runti
           + (", the short-run start (Kaiming init, no layer scale)" if prof.short_run_start and
              (st.config.init, st.config.layer_scale) != (plan.config.init, plan.config.layer_scale) else "")
           + (f" x {dist.world_size} processes" if dist.enabled else ""))
+    if runtime.threads == 1 and runtime.threads_reason.startswith("one thread"):  # chosen for a busy machine
+        print(f"CPU threads: {runtime.threads_reason} (python -m convnext_lesson cpu-speed --busy measures it)")
 
 
 def _shown(path: Path, plan: RunPlan) -> str:
@@ -214,7 +216,7 @@ def make_record(description: dict, plan: RunPlan, trainer: Trainer, history: lis
         "peak_memory_mb": max(m["peak_memory_mb"] for m in history),
         **results.environment(trainer.device),
         "amp": amp_name(trainer.amp_dtype), **trainer.cuda_settings, "channels_last": trainer.channels_last,
-        "compiled": trainer.runtime.compile,
+        "compiled": trainer.runtime.compile, "threads": trainer.threads, "threads_reason": trainer.threads_reason,
         "started_at": trainer.started_at,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "resumes": trainer.resumes,
         "history": history,

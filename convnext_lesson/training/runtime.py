@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,7 @@ class Runtime:
     dist: DistInfo = DistInfo()
     amp: torch.dtype | None = None
     threads: int | None = None  # torch's CPU threads while training (None: as they are)
+    threads_reason: str = ""  # why, when the run chose them (choose_threads)
     workers: int = 0  # DataLoader worker processes
     channels_last: bool = False
     compile: bool = False
@@ -76,8 +78,43 @@ def start_runtime(device=None, amp: str | None = "auto", speed=None, progress: b
     if dist.enabled and dev.type == "cuda":
         dev = torch.device("cuda", dist.local_rank)
     speed_settings = {k: getattr(speed, k) for k in ("threads", "workers", "channels_last", "compile")} if speed else {}
+    if dev.type == "cpu" and speed is not None and not speed.threads:
+        speed_settings["threads"], speed_settings["threads_reason"] = choose_threads()
     return Runtime(device=dev, dist=dist, amp=resolve_amp(amp, dev), cuda_settings=configure_cuda(dev),
                    progress=progress and dist.is_main, verbose=verbose and dist.is_main, **speed_settings)
+
+
+BUSY_CORES = 0.5  # another process using half a core or more as a run starts: a busy machine
+
+
+def other_processes_load(interval: float = 0.5) -> float | None:
+    """Cores that other processes kept busy over the next ``interval`` seconds (None where psutil cannot tell)."""
+    try:
+        import psutil
+
+        me = psutil.Process()
+        me.cpu_percent(None), psutil.cpu_percent(None)  # start both counters
+        time.sleep(interval)
+        total = psutil.cpu_percent(None) / 100 * (psutil.cpu_count() or 1)
+        return max(0.0, total - me.cpu_percent(None) / 100)
+    except Exception:  # no psutil, or a platform where it cannot read the counters
+        return None
+
+
+def choose_threads(load: float | None = None) -> tuple[int | None, str]:
+    """The CPU threads a run without a profile setting trains on, and why. Two threads on two cores wait for
+    each other at every parallel region when another process holds a core, and fall to a fraction of their
+    speed; one thread keeps its own speed there (python -m convnext_lesson cpu-speed --busy measures both).
+    So: one thread when other processes keep ``BUSY_CORES`` or more busy as the run starts, torch's default
+    otherwise. ``load``: the other processes' cores (default: measured now, half a second)."""
+    default = torch.get_num_threads()
+    if default < 2:
+        return None, f"torch's default ({default} thread)"
+    load = other_processes_load() if load is None else load
+    if load is not None and load >= BUSY_CORES:
+        return 1, (f"one thread: other processes kept {load:.1f} cores busy as the run started, and beside them "
+                   f"{default} threads wait for each other")
+    return None, f"torch's default ({default} threads): the machine was quiet as the run started"
 
 
 def cpu_description() -> str:
