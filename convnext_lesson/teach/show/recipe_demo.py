@@ -239,9 +239,10 @@ def recipe_search_table(root: str | Path | None = None) -> str:
         lines.append(f"runs ({names}): {device}, profile {profile}, {dataset} at {px} px, {epochs} epochs, "
                      f"seed {', '.join(map(str, seeds))}; one run per cell; top-1 on the validation set after "
                      "the last epoch")
-    for note in sorted({note for row in rows for note in row["notes"]}):  # each note names its variants
-        names = ", ".join(row["variant"] for row in rows if note in row["notes"])
-        lines.append(f"note of the records of {names}: {note}")
+    noted = [row["variant"] for row in rows if row["notes"]]  # a note says how the machine was shared
+    if noted:
+        lines.append(f"wall times of {', '.join(noted)}: measured on a machine that was not quiet throughout "
+                     "(each record's note says how); the results do not depend on it")
     if missing:
         lines.append("not run yet: " + "; ".join(
             f"{v} ({_changes_text(RECIPE_SEARCH_PLAN[v])})" if v in RECIPE_SEARCH_PLAN else v for v in missing))
