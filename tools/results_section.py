@@ -144,7 +144,21 @@ def cpu_speed() -> str:
                   f"{', '.join(f'{t:.1f}' for t in r['fp32'])}: {r['difference']:+.1f} points (band ±{r['band']:.1f})"
                   for s, r in read["rows"].items()]
         lines += ["", f"*bf16, decision:* {read['decision']}.", ""]
-    lines += ["| ISA | step | images/s | of the fp32 matrix-product rate | oneDNN's slowest kernels (ms a step) |",
+    steps = json.loads((SPEED / "steps-avx512-xeon.json").read_text(encoding="utf-8"))
+    quiet_loop = {r["step"]: r["images_per_s"] for r in steps["settings"][0]["rows"]}
+    ladder = [r for r in find_records(REFERENCE / "runs") if r["profile"] == "cpu" and r["regime"] == "resnet50"]
+    lines += [f"*Time per step, quiet and as recorded.* The training loop of every step, quiet, on {steps['cpu']} "
+              "(cpu-speed), beside what the ladder's records measured over their whole runs (mean over seeds; "
+              "a record with a note was trained while the machine did other work, which lowers its speed):", "",
+              "| step | quiet loop, images/s | records: images/s | records: minutes a run | records: machine | "
+              "records with a note (not quiet) |", "| ---: | ---: | ---: | ---: | --- | ---: |"]
+    for step in sorted(quiet_loop):
+        rs = [r for r in ladder if r["step"] == step]
+        devices = sorted({r["device"].split("(", 1)[1].split(",")[1].strip() for r in rs})
+        lines.append(f"| {step} | {quiet_loop[step]:.0f} | {mean(r['images_per_s'] for r in rs):.0f} | "
+                     f"{mean(r['wall_time_s'] for r in rs) / 60:.1f} | {', '.join(devices)} | "
+                     f"{sum(bool(r.get('note')) for r in rs)} of {len(rs)} |")
+    lines += ["", "| ISA | step | images/s | of the fp32 matrix-product rate | oneDNN's slowest kernels (ms a step) |",
               "| --- | ---: | ---: | ---: | --- |"]
     for s in isa["settings"]:
         for r in s["rows"]:
