@@ -157,9 +157,9 @@ def test_recipe_search_table_shows_what_exists(tmp_path):
     assert missing == [v for v in rd.RECIPE_SEARCH_PLAN if v != "base"]
     text = rd.recipe_search_table(tmp_path)
     assert "not run yet: lr4e-3 (lr=0.004); base+randaugment-m9 (randaugment=(2, 9))" in text
-    assert "wall times of base, my-own-variant: measured on a machine that was not quiet throughout" in text
+    assert "wall times of base, my-own-variant: measured on a machine that also did other work" in text
     committed = rd.recipe_search_table()  # the notes (machine details: helpers, SIGSTOP) stay in the records
-    assert "SIGSTOP" not in committed and "helpers" not in committed and "not quiet throughout" in committed
+    assert "SIGSTOP" not in committed and "helpers" not in committed and "also did other work" in committed
     empty = rd.recipe_search_table(tmp_path / "nothing")
     assert "(no finished variant yet)" in empty and "not run yet: base (none)" in empty
 

@@ -241,8 +241,8 @@ def recipe_search_table(root: str | Path | None = None) -> str:
                      "the last epoch")
     noted = [row["variant"] for row in rows if row["notes"]]  # a note says how the machine was shared
     if noted:
-        lines.append(f"wall times of {', '.join(noted)}: measured on a machine that was not quiet throughout "
-                     "(each record's note says how); the results do not depend on it")
+        lines.append(f"wall times of {', '.join(noted)}: measured on a machine that also did other work "
+                     "(each record's note says what, and how much); the results do not depend on it")
     if missing:
         lines.append("not run yet: " + "; ".join(
             f"{v} ({_changes_text(RECIPE_SEARCH_PLAN[v])})" if v in RECIPE_SEARCH_PLAN else v for v in missing))
