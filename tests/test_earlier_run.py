@@ -21,3 +21,24 @@ def test_the_learners_own_run_is_taken_and_train_true_trains_it(tmp_path, monkey
     again = cl.lesson.earlier_run(0, "01", profile="smoke")
     assert not again.reference and again.record["top1"] == trained.record["top1"]
     assert "already trained" in capsys.readouterr().out
+
+
+def test_an_experiments_committed_runs_are_shown_labelled_beside_the_steps_own(monkeypatch, capsys):
+    from convnext_lesson.teach import notebook
+    from convnext_lesson.training import paths, results
+
+    shown = []
+    monkeypatch.setattr(notebook, "show_photos", shown.append)
+    cl.lesson.experiment_result(5)
+    said = capsys.readouterr().out
+    [variant] = [v for v in results.find_records(paths.REFERENCE / "variants") if v["step"] == 5]
+    [base] = [r for r in cl.reference_results("resnet50", "cpu")[5] if r["seed"] == variant["seed"]]
+    assert said.startswith("committed reference run, cpu profile, seed 0")
+    assert f"depthwise=False: top-1 {variant['top1']:.1f}%" in said and f"top-1 {base['top1']:.1f}%" in said
+    assert f"difference {variant['top1'] - base['top1']:+.1f} points" in said and not shown
+    assert " ".join(f"{m['val_top1']:4.1f}" for m in variant["history"]) in said  # epoch by epoch
+    cl.lesson.experiment_result(5, curves=True)
+    assert len(shown) == 1
+    capsys.readouterr()
+    cl.lesson.experiment_result(4)
+    assert capsys.readouterr().out == "No committed cpu experiment on step 4 yet.\n"

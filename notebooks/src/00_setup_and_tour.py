@@ -65,10 +65,11 @@ for p in cl.profiles.PROFILES.values():
 # kernel, its block, its stage ratio), only with fewer channels and blocks, so the *differences* between
 # steps stay real. `smoke` is for tests: its numbers only prove that the code runs.
 #
-# Only the two CPU profiles are measured: `smoke` and `cpu` were timed on a 2-core machine (the committed
-# `cpu` reference runs took 10 to 11 minutes per step). The `colab` and `full` sizes, and the "about 10
-# minutes per step" of `colab`, are **estimates**: no GPU has been available to the project yet, so no run
-# has measured them.
+# Only the two CPU profiles are measured: `smoke` and `cpu` were timed on 2-core machines (every committed
+# `cpu` reference run records its wall time and whether the machine was quiet; the README's "This CPU,
+# measured" puts each step's quiet speed beside the recorded one, and `python -m convnext_lesson cpu-speed`
+# measures yours). The `colab` and `full` sizes, and the "about 10 minutes per step" of `colab`, are
+# **estimates**: no GPU has been available to the project yet, so no run has measured them.
 
 # %% [markdown]
 # ## Datasets

@@ -382,7 +382,16 @@ print(f"profile {run2.record['profile']}, {run2.record['dataset']['name']} at {r
 #   above)? If not, what would you need to run to find out (more seeds, more epochs, a larger profile)?
 # * The paper kept 1:1:3:1, Swin's ratio. If the variant were clearly better on our small problem, would
 #   that tell you it is better on ImageNet at 224 px?
-#
+
+# %% [markdown]
+# **Our committed runs.** Once you have your own answer: the same experiment as the project's reference
+# runs did it under the `cpu` profile (seed 0; the first line names the machine), beside the step's own
+# run of that seed, with how far apart two seeds of one network fall, and both runs epoch by epoch.
+
+# %%
+cl.lesson.experiment_result(2)
+
+# %% [markdown]
 # Stuck? `cl.exercises.solution("03.patchify_unfold")` prints a worked solution.
 #
 # **Next:** notebook 04 "ResNeXt-ifies" the block: the 3x3 conv becomes depthwise (one filter per channel),

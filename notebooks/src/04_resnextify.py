@@ -338,7 +338,16 @@ print("dense 3x3 convs:", run_dense.record["config"]["depthwise"] is False,
 # Then compare your runs: `print(run5.top1, run_dense.top1)`. Under the `smoke` profile both numbers are
 # noise; with the `cpu` profile or a GPU, is what the dense network gains (if anything) worth its extra
 # GFLOPs? The paper's answer is step 5: make the conv depthwise and spend the saving on width.
-#
+
+# %% [markdown]
+# **Our committed runs.** Once you have your own answer: the same experiment as the project's reference
+# runs did it under the `cpu` profile (seed 0; the first line names the machine), beside the step's own
+# run of that seed, with how far apart two seeds of one network fall, and both runs epoch by epoch.
+
+# %%
+cl.lesson.experiment_result(5)
+
+# %% [markdown]
 # Stuck? `cl.exercises.solution("04.widened_gflops")` prints a worked solution.
 #
 # **Next:** notebook 05 turns the bottleneck inside out: the Transformer's MLP is wide in the middle

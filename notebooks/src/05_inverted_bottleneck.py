@@ -254,7 +254,16 @@ print("expansion 2:", run_e2.record["config"]["expansion"] == 2,
 # `print(run6.top1, run_e2.top1)`. Under the `smoke` profile the two are noise; with the `cpu` profile or a
 # GPU, does the narrower block lose accuracy, and is that worth the GFLOPs it saves? (A fair comparison
 # would also give the cheaper network its GFLOPs back, as step 5 did with width.)
-#
+
+# %% [markdown]
+# **Our committed runs.** Once you have your own answer: the same experiment as the project's reference
+# runs did it under the `cpu` profile (seed 0; the first line names the machine), beside the step's own
+# run of that seed, with how far apart two seeds of one network fall, and both runs epoch by epoch.
+
+# %%
+cl.lesson.experiment_result(6)
+
+# %% [markdown]
 # Stuck? `cl.exercises.solution("05.inverted_block")` prints a worked solution.
 #
 # **Next:** notebook 06 moves the depthwise conv to the top of the block, where it works on the narrow

@@ -331,7 +331,16 @@ print(f"full-size network at 224 px: kernel 7 {cl.count_step(9).gflops_paper_con
 # count)? Compare `print(run9.top1, run11.top1, run13.top1)`: under the `smoke` profile they are noise;
 # with the `cpu` profile or a GPU, would you expect a kernel sweep on 64 px images to say the same as the
 # paper's on 224 px ImageNet, where the gain stopped at 7x7 (Table 10)?
-#
+
+# %% [markdown]
+# **Our committed runs.** Once you have your own answer: the same experiment as the project's reference
+# runs did it under the `cpu` profile (seed 0; the first line names the machine), beside the step's own
+# run of that seed, with how far apart two seeds of one network fall, and both runs epoch by epoch.
+
+# %%
+cl.lesson.experiment_result(9)
+
+# %% [markdown]
 # Stuck? `cl.exercises.solution("06.receptive_field")` prints a worked solution.
 #
 # **Next:** notebook 07 turns to the micro design, the small things inside the block: GELU instead of

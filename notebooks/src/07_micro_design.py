@@ -500,7 +500,16 @@ print("all activations:", run_acts.record["config"]["activations"] == "all",
 # would expect between two seeds of the same network (train step 15 again with `seed=1` to find out)? A
 # Transformer block has one activation, inside its MLP; what would extra activations after the spatial
 # mixing and after the add take away from the block?
-#
+
+# %% [markdown]
+# **Our committed runs.** Once you have your own answer: the same experiment as the project's reference
+# runs did it under the `cpu` profile (seed 0; the first line names the machine), beside the step's own
+# run of that seed, with how far apart two seeds of one network fall, and both runs epoch by epoch.
+
+# %%
+cl.lesson.experiment_result(15)
+
+# %% [markdown]
 # Stuck? `cl.exercises.solution("07.fold_bn")` prints a worked solution.
 #
 # **Next:** notebook 08 makes the last change, separate downsampling layers, and with it the network

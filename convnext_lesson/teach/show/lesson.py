@@ -134,6 +134,43 @@ def earlier_run(step: int, notebook: str, train: bool = False, **options):
     return RunResult(record, REFERENCE_DIR, reference=True)
 
 
+def experiment_result(step: int, curves: bool = False, regime: str = "resnet50",
+                      reference_profile: str = "cpu") -> None:
+    """The notebook's experiment on ``step`` as the committed reference runs did it: the variant's top-1 beside the
+    step's own run of the same seed, the difference against how far two seeds of one network fall apart, and
+    both runs' validation top-1 epoch by epoch (``curves=True``: drawn, with the train loss). Read it after
+    your own attempt: these are ours, labelled, not yours."""
+    import math
+
+    from ...training import paths
+    from ...training.results import find_records, reference_results
+    from ..notebook import show_photos
+    from ..readings.step_effects import pooled_std
+
+    variants = [v for v in find_records(paths.REFERENCE / "variants")
+                if v["step"] == step and v["regime"] == regime and v["profile"] == reference_profile]
+    ladder = reference_results(regime, reference_profile)
+    if not variants:
+        print(f"No committed {reference_profile} experiment on step {step} yet.")
+        return
+    spread = pooled_std({k: [r["top1"] for r in rs] for k, rs in ladder.items()}) or 0.0
+    for v in variants:
+        base = next((r for r in ladder.get(step, []) if r["seed"] == v["seed"]), None)
+        changed = ", ".join(f"{k}={val}" for k, val in v["overrides"].items())
+        print(f"committed {reference_label(v)}:")
+        print(f"  step {step} with {changed}: top-1 {v['top1']:.1f}%")
+        if base is None:
+            print(f"  step {step} itself, seed {v['seed']}: not run yet")
+            continue
+        band = 2 * spread * math.sqrt(2)  # two single runs: twice the sd of a difference of two seeds
+        print(f"  step {step} itself, same seed: top-1 {base['top1']:.1f}%; difference {v['top1'] - base['top1']:+.1f} "
+              f"points; two seeds of one network differ by up to about ±{band:.1f} (the ladder's spread)")
+        for name, run in ((f"step {step}", base), (changed, v)):
+            print(f"  val top-1 by epoch, {name + ':':24s}" + " ".join(f"{m['val_top1']:4.1f}" for m in run["history"]))
+        if curves:
+            show_photos(history_figure(base, v, labels=[f"step {step} (reference)", f"{changed} (reference)"]))
+
+
 def reference_label(record: dict) -> str:
     """How a committed reference run is named beside the learner's: its profile, seed, data and device."""
     return (f"reference run, {record['profile']} profile, seed {record['seed']}, {record['epochs']} epochs of "
