@@ -401,6 +401,62 @@ for iterations in (36, 1_000, 10_000, 94_000):
     print(f"a run of {iterations:>6,} iterations: decay {decay:.5f} (averages ~{1 / (1 - decay):,.0f} iterations)")
 
 # %% [markdown]
+# ## Before a long run: the two checks a practitioner makes first
+#
+# A ten-minute run that was broken from its first step costs ten minutes. Two checks take seconds and catch
+# most mistakes in a network, its loss or the code around them (Karpathy's "A Recipe for Training Neural
+# Networks" puts them first):
+#
+# 1. **The loss at initialisation.** A fresh network knows nothing, so it should give every class about the
+#    same probability, and the cross-entropy of the true class is then
+#    $-\log p_{\text{true}} \approx -\log \tfrac{1}{10} = \ln 10 \approx 2.30$ for ten classes. Much more
+#    means the network starts confidently wrong (an init or a last layer too large).
+# 2. **Overfit one batch.** Train on eight images, again and again. A network that cannot learn eight
+#    images by heart has a bug: labels that do not belong to the images, a loss that does not see the
+#    logits, an optimizer that was given no parameters, gradients that never reach it.
+#
+# Both run here as a plain PyTorch loop: the five lines at the heart of every trainer. The package's
+# `Trainer` wraps exactly these (forward, loss, zero the gradients, backward, step) in mixed precision,
+# gradient accumulation, checkpoints and the rest.
+
+# %%
+import math
+import torch.nn.functional as F
+
+plan = cl.plan_run(1)                                   # step 1's network as your profile sizes it
+torch.manual_seed(0)
+net = cl.Network(plan.config, plan.num_classes)
+dataset = cl.data.locate(plan.dataset)
+images, labels = cl.data.preload(dataset, "train", plan.profile.image_size)
+pick = [int(i * len(labels) / 8) for i in range(8)]     # eight images, spread over the classes
+x, y = cl.recipes.normalize_transform()(images[pick]), labels[pick]
+
+with torch.no_grad():
+    loss_at_init = F.cross_entropy(net(x), y).item()
+print(f"loss at initialisation: {loss_at_init:.3f}; ln 10 = {math.log(10):.3f}")
+
+optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
+losses = []
+for step in range(1, 101):
+    loss = F.cross_entropy(net(x), y)   # forward and loss
+    optimizer.zero_grad()               # forget the last step's gradients
+    loss.backward()                     # gradients of the loss for every parameter
+    optimizer.step()                    # move the parameters
+    losses.append(loss.item())
+    if step % 25 == 0:
+        print(f"step {step:3d}: loss {loss.item():.4f}")
+
+# %% tags=["nbval-check-output"]
+print("loss at init within 0.5 of ln 10:", abs(loss_at_init - math.log(10)) < 0.5)
+print("eight images learned by heart (loss under 0.05 in the last 20 steps):", min(losses[-20:]) < 0.05)
+
+# %% [markdown]
+# **Break it on purpose.** Delete `optimizer.step()` and run the cell again: what does the loss do? Put it
+# back and train on `y.roll(1)` (every image with its neighbour's label): the network still learns the
+# eight images. So this check finds bugs in the *code*, not in the data: for the data, look at the
+# images with their labels, as notebook 00 does.
+
+# %% [markdown]
 # ## Train it: step 0 against step 1
 #
 # Now the comparison of the roadmap's first step: the same network, trained once with each recipe, sized by
