@@ -2,6 +2,8 @@
 # # 02 · The training recipe (step 1)
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/convnext-lesson/convnext-lesson/blob/v0.1.0/notebooks/02_training_recipe.ipynb)
 #
+# **The paper:** Liu et al., *A ConvNet for the 2020s*, CVPR 2022 ([arXiv 2201.03545](https://arxiv.org/abs/2201.03545)), Section 2.1 (Training Techniques).
+#
 # **Where we are.** Notebook 01 built ResNet-50 and trained it the 2015 way: roadmap step 0, 76.13% top-1 on
 # ImageNet in the paper. Before the paper changes a single layer, it changes *how the network is trained*.
 # Vision Transformers (DeiT, Swin) came with a much heavier training recipe than ResNet had, and part of

@@ -2,6 +2,8 @@
 # # 03 · Macro design: stage ratio and "patchify" stem (steps 2-3)
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/convnext-lesson/convnext-lesson/blob/v0.1.0/notebooks/03_macro_design.ipynb)
 #
+# **The paper:** Liu et al., *A ConvNet for the 2020s*, CVPR 2022 ([arXiv 2201.03545](https://arxiv.org/abs/2201.03545)), Section 2.2 (Macro Design).
+#
 # **Where we are.** Step 1 (notebook 02) is ResNet-50 trained with the modern recipe: 78.82% top-1 on
 # ImageNet in the paper, 4.09 GFLOPs. From now on the recipe stays fixed and the network changes. The paper
 # first looks at the *macro design* of Swin Transformer, the shape of the network as a whole, and copies

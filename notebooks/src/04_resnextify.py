@@ -2,6 +2,8 @@
 # # 04 · ResNeXt-ify: depthwise convolution, then width 96 (steps 4-5)
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/convnext-lesson/convnext-lesson/blob/v0.1.0/notebooks/04_resnextify.ipynb)
 #
+# **The paper:** Liu et al., *A ConvNet for the 2020s*, CVPR 2022 ([arXiv 2201.03545](https://arxiv.org/abs/2201.03545)), Section 2.3 (ResNeXt-ify).
+#
 # **Where we are.** Notebook 01 built ResNet-50 (step 0), notebook 02 trained it with the modern recipe
 # (step 1), and notebook 03 changed its macro design: Swin-T's 1:1:3:1 stage ratio (step 2) and a 4x4
 # stride-4 "patchify" stem (step 3). Inside the stages nothing has changed yet: every block is still

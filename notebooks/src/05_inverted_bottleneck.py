@@ -2,6 +2,8 @@
 # # 05 · The inverted bottleneck (step 6)
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/convnext-lesson/convnext-lesson/blob/v0.1.0/notebooks/05_inverted_bottleneck.ipynb)
 #
+# **The paper:** Liu et al., *A ConvNet for the 2020s*, CVPR 2022 ([arXiv 2201.03545](https://arxiv.org/abs/2201.03545)), Section 2.4 (Inverted Bottleneck).
+#
 # **Where we are.** After notebook 04 (step 5) the network has Swin-T's stage ratio, a patchify stem,
 # a depthwise 3x3 conv in every block and Swin-T's widths, 96 to 768. Its block is still ResNet's
 # bottleneck: wide -> narrow -> wide, e.g. 384 -> 96 channels (1x1), the depthwise 3x3 on 96, then back

@@ -2,6 +2,8 @@
 # # 06 · Large kernels (steps 7-11)
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/convnext-lesson/convnext-lesson/blob/v0.1.0/notebooks/06_large_kernels.ipynb)
 #
+# **The paper:** Liu et al., *A ConvNet for the 2020s*, CVPR 2022 ([arXiv 2201.03545](https://arxiv.org/abs/2201.03545)), Section 2.5 (Large Kernel Sizes).
+#
 # **Where we are.** After notebook 05 (step 6) every block is an inverted bottleneck: 1x1 conv d -> 4d,
 # depthwise 3x3 conv on 4d, 1x1 conv 4d -> d. The network costs 4.64 GFLOPs and reaches 80.64 in the
 # paper.

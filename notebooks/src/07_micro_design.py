@@ -2,6 +2,8 @@
 # # 07 · Micro design: GELU, fewer activations, fewer norms, LayerNorm (steps 12-15)
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/convnext-lesson/convnext-lesson/blob/v0.1.0/notebooks/07_micro_design.ipynb)
 #
+# **The paper:** Liu et al., *A ConvNet for the 2020s*, CVPR 2022 ([arXiv 2201.03545](https://arxiv.org/abs/2201.03545)), Section 2.6 (Micro Design).
+#
 # **Where we are.** Notebooks 03-06 changed the network's *shape*: the stage ratio, the patchify stem,
 # depthwise convs, width 96, the inverted bottleneck and a 7x7 depthwise conv moved to the top of the
 # block. We stand at **step 9** (kernel 7x7): 80.57% ImageNet top-1 in the paper, at 4.15 GFLOPs.
@@ -223,6 +225,18 @@ block_code.shape_walk(cl.build_model(14).stages[1].blocks[0], (96, 56, 56))
 #   images of its batch, and small batches give noisy statistics), at test time running averages.
 # - **LayerNorm** (LN) as ConvNeXt uses it: one mean per *pixel of each image*, over that pixel's C
 #   channels. Nothing depends on the rest of the batch; training and test compute the same thing.
+#
+# Written out, for an input $x_{n,c,h,w}$ (image $n$, channel $c$, pixel $h,w$), both normalise and then
+# scale and shift per channel, $y = \gamma_c \hat x + \beta_c$; only the averages differ:
+#
+# $$\text{BN:}\quad \hat x_{n,c,h,w} = \frac{x_{n,c,h,w} - \mu_c}{\sqrt{\sigma_c^2 + \epsilon}}, \qquad
+#   \mu_c = \frac{1}{NHW} \sum_{n,h,w} x_{n,c,h,w}, \quad \sigma_c^2 = \frac{1}{NHW} \sum_{n,h,w} (x_{n,c,h,w} - \mu_c)^2$$
+#
+# $$\text{LN:}\quad \hat x_{n,c,h,w} = \frac{x_{n,c,h,w} - \mu_{n,h,w}}{\sqrt{\sigma_{n,h,w}^2 + \epsilon}}, \qquad
+#   \mu_{n,h,w} = \frac{1}{C} \sum_{c} x_{n,c,h,w}, \quad \sigma_{n,h,w}^2 = \frac{1}{C} \sum_{c} (x_{n,c,h,w} - \mu_{n,h,w})^2$$
+#
+# The cell below computes both by hand and checks them against `nn.BatchNorm2d` and the course's
+# `LayerNorm2d` (with $\gamma = 1$, $\beta = 0$, as they start).
 #
 # On a tiny tensor: 2 images, 4 channels, 3x3 pixels.
 

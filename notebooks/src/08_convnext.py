@@ -2,6 +2,8 @@
 # # 08 · ConvNeXt: the finished network (step 16)
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/convnext-lesson/convnext-lesson/blob/v0.1.0/notebooks/08_convnext.ipynb)
 #
+# **The paper:** Liu et al., *A ConvNet for the 2020s*, CVPR 2022 ([arXiv 2201.03545](https://arxiv.org/abs/2201.03545)), Section 2.6 (Micro Design: separate downsampling layers) and Section 3 (the ConvNeXt family, Table 1).
+#
 # **Where we are.** Notebooks 03-07 changed ResNet-50 fifteen times. We stand at **step 15** (BatchNorm
 # became LayerNorm): 81.47% ImageNet top-1 in the paper. One change is left, the downsampling, and with it
 # the network becomes ConvNeXt-T. This notebook makes that change, then steps back: it writes the finished
