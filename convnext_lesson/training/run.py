@@ -156,7 +156,7 @@ def _announce(plan: RunPlan, copy: DatasetCopy, model: nn.Module, runtime: Runti
           + (", the short-run start (Kaiming init, no layer scale)" if prof.short_run_start and
              (st.config.init, st.config.layer_scale) != (plan.config.init, plan.config.layer_scale) else "")
           + (f" x {dist.world_size} processes" if dist.enabled else ""))
-    if runtime.threads == 1 and runtime.threads_reason.startswith("one thread"):  # chosen for a busy machine
+    if runtime.threads == 1 and runtime.threads_reason:  # the run chose one thread (a busy machine)
         print(f"CPU threads: {runtime.threads_reason} (python -m convnext_lesson cpu-speed --busy measures it)")
 
 

@@ -114,7 +114,8 @@ def earlier_run(step: int, notebook: str, train: bool = False, **options):
     """Step ``step`` as notebook ``notebook`` trained it, without training it again: your run if this runs folder
     holds it finished (loaded, as ``cl.train`` loads it); else the committed reference run of the ``cpu`` profile
     (seed 0), labelled as the reference, not as yours (a fresh Colab runtime has no runs folder: keep one on Drive
-    with ``cl.use_drive()``). ``train=True`` trains it here. ``options``: as ``cl.train``'s."""
+    with ``cl.use_drive()``). ``train=True`` trains it here. ``options``: as ``cl.train``'s. Your run is looked
+    for where a run on the offline pack lies; one on another copy of the dataset (its own folder) is not found."""
     from ...training.plan import plan_run
     from ...training.results import REFERENCE_DIR, RESULT_NAME, reference_results
     from ...training.run import RunResult, train as train_step
