@@ -5,16 +5,23 @@
     python tools/build_notebooks.py --no-execute
     python tools/build_notebooks.py 00 --prose-only   # only markdown changed: copy it in, keep the outputs
     python tools/build_notebooks.py --colab        # only rewrite install cells, badges and Colab metadata
+    python tools/build_notebooks.py --times        # only rewrite the Time paragraphs from the time records
     CONVNEXT_LESSON_PROFILE=cpu python tools/build_notebooks.py 03   # outputs from another profile
 
 Sources are notebooks/src/NN_name.py in jupytext's "percent" format (one cell per
 `# %%`); the .ipynb files next to them are what learners open and nbval tests.
 Cells tagged `nbval-check-output` have their outputs compared by nbval, so they
 must print the same on every machine.
+
+Every build first writes each source's **Time:** paragraph, between its two marker lines (TIME_BEGIN and
+TIME_END), from the notebook's time records in convnext_lesson/reference/notebook_times/ (tools/
+time_notebooks.py writes them and words the paragraph): no time in it is typed.
 """
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib.util
 import os
 import re
 import sys
@@ -30,6 +37,12 @@ INSTALL_START = "import importlib.util, subprocess, sys\n"
 INSTALL_END = "# end of the install cell's Colab part\n"
 BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
 COLAB_METADATA = {"colab": {"provenance": [], "gpuType": "T4"}, "accelerator": "GPU"}
+TIME_BEGIN = "# <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->"
+TIME_END = "# <!-- time: end -->"
+WIDTH = 110  # a source's comment lines, "# " included
+# a word that Markdown reads as the start of a block (list item, quote, heading, rule) when a line begins with it
+BLOCK_START = re.compile(r"^(?:[-+*]|#{1,6}|\d{1,9}[.)]|=+|-+)$|^>")
+UNIT = re.compile(r"(s|minutes?|hours?|img/s|images/s)\b")  # a word kept on the line of the number before it
 
 
 def release() -> tuple[str, str]:
@@ -89,6 +102,57 @@ def apply_colab(nb, notebook: str):
     return nb
 
 
+@functools.cache
+def times_tool():
+    """tools/time_notebooks.py, imported when needed (it imports torch; the tests import this file without)."""
+    spec = importlib.util.spec_from_file_location("time_notebooks", ROOT / "tools" / "time_notebooks.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+def comment_lines(markdown: str, width: int = WIDTH) -> list[str]:
+    """One Markdown paragraph as a source's ``# `` lines of at most ``width`` characters (a longer piece keeps
+    its own line), broken only at spaces outside `code`, never between a number and its unit ("534 s") and
+    never before a word that would start a Markdown block."""
+    pieces: list[str] = []
+    for word in markdown.split():
+        if pieces and (pieces[-1].count("`") % 2 or (re.search(r"\d$", pieces[-1]) and UNIT.match(word))):
+            pieces[-1] += " " + word
+        else:
+            pieces.append(word)
+    lines: list[str] = []
+    for piece in pieces:
+        if lines and len(lines[-1]) + 1 + len(piece) <= width:
+            lines[-1] += " " + piece
+        elif lines and BLOCK_START.match(piece.split()[0]) and " " in lines[-1][2:]:  # the last word goes down too
+            head, last = lines[-1].rsplit(" ", 1)
+            lines[-1:] = [head, f"# {last} {piece}"]
+        else:
+            lines.append("# " + piece)
+    return lines
+
+
+def time_lines(notebook: str, records: Path | None = None) -> list[str]:
+    """The source lines between TIME_BEGIN and TIME_END of ``notebook`` (e.g. "07_micro_design"), from the
+    records in ``records`` (default: the committed ones, convnext_lesson/reference/notebook_times)."""
+    tool = times_tool()
+    return comment_lines(tool.notebook_paragraph(notebook, records or tool.RECORDS))
+
+
+def write_times(source: Path) -> bool:
+    """Write the notebook's Time paragraph between the markers of ``source``; whether the source changed."""
+    text = source.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    if lines.count(TIME_BEGIN) != 1 or lines.count(TIME_END) != 1 or lines.index(TIME_BEGIN) > lines.index(TIME_END):
+        sys.exit(f"{source.name}: needs one line\n{TIME_BEGIN}\nand after it one line\n{TIME_END}\n"
+                 "in its first markdown cell, where the Time paragraph goes")
+    new = "\n".join(lines[:lines.index(TIME_BEGIN) + 1] + time_lines(source.stem) + lines[lines.index(TIME_END):])
+    if new != text:
+        source.write_text(new, encoding="utf-8")
+    return new != text
+
+
 def sources(selected: list[str]) -> list[Path]:
     found = sorted((NOTEBOOKS / "src").glob("[0-9][0-9]_*.py"))
     if selected:
@@ -143,9 +207,10 @@ def cell_sources(nb) -> list[tuple[str, str]]:
     return [(cell.cell_type, cell.source) for cell in nb.cells]
 
 
-def update_prose(source: Path) -> int:
-    """Copy the markdown cells of ``source`` into its built notebook, whose outputs stay; only when the code
-    cells are unchanged (otherwise the outputs would no longer be those of the code above them)."""
+def update_prose(source: Path, only_times: bool = False) -> int:
+    """Copy the markdown cells of ``source`` (``only_times``: only those that hold a Time paragraph) into its
+    built notebook, whose outputs stay; only when the code cells are unchanged (otherwise the outputs would no
+    longer be those of the code above them)."""
     import jupytext
     import nbformat
 
@@ -157,6 +222,8 @@ def update_prose(source: Path) -> int:
                  f"{source.stem[:2]})")
     changed = 0
     for cell, new_cell in zip(built.cells, new.cells):
+        if only_times and TIME_BEGIN[2:] not in new_cell.source.split("\n"):
+            continue
         if cell.cell_type == "markdown" and cell.source != new_cell.source:
             cell.source, changed = new_cell.source, changed + 1
     nbformat.write(built, path)
@@ -187,6 +254,8 @@ def main() -> None:
                         "the outputs (refused when a code cell changed)")
     parser.add_argument("--colab", action="store_true", help="only rewrite the install cells, badges and Colab "
                         "metadata of the sources and notebooks from pyproject.toml (outputs kept)")
+    parser.add_argument("--times", action="store_true", help="only rewrite the Time paragraphs of the sources "
+                        "from the time records and copy them into the notebooks as --prose-only does (no execution)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     args = parser.parse_args()
     if args.colab:
@@ -194,9 +263,12 @@ def main() -> None:
             update_colab(source)
             print(f"{source.stem}: install cell, badge and Colab metadata written")
         return
-    if args.prose_only:
+    for source in sources(args.notebooks):  # a build writes what it builds from the records first
+        if write_times(source):
+            print(f"{source.name}: Time paragraph rewritten from its records")
+    if args.prose_only or args.times:
         for source in sources(args.notebooks):
-            print(f"{source.stem}.ipynb  {update_prose(source)} markdown cells updated")
+            print(f"{source.stem}.ipynb  {update_prose(source, only_times=args.times)} markdown cells updated")
         return
     os.environ.setdefault("CONVNEXT_LESSON_PROFILE", "smoke")
     fixed_runs = os.environ.get("CONVNEXT_LESSON_RUNS")

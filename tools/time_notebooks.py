@@ -12,7 +12,9 @@ trained again: the time of a learner who goes through the notebooks in order. Wh
 read from the run folders whose ``result.json`` appeared while it ran. One record per notebook, written
 when it ends, goes to ``convnext_lesson/reference/notebook_times/<profile>/<notebook>.json``: the wall
 time, the device (CPU model and the vector instructions torch uses), torch, the runs trained and loaded,
-the load average before and after (how busy the machine was), the commit and a ``--note``.
+the load average before and after (how busy the machine was), the commit and a ``--note``. Each notebook's
+**Time:** paragraph is written from its record (``time_paragraph``; ``tools/build_notebooks.py --times``
+puts it in), so a new record reaches the notebooks with a rebuild, and no time in them is typed.
 
 A notebook that was stopped halfway counts only when run again whole: its unfinished run folders are
 moved aside (to ``<runs>/interrupted/``, kept, not deleted) so that it trains them from the start.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from datetime import datetime, timezone
@@ -113,6 +116,70 @@ def time_phrase(record: dict) -> str:
     """How a notebook's time line states a measured time: "10 s" or "14 minutes"."""
     seconds = record["wall_time_s"]
     return f"{round(seconds, -1):.0f} s" if seconds < 90 else f"{round(seconds / 60)} minutes"
+
+
+# A record timed on an earlier version of its notebook, by the commit it records: while that record is the one
+# committed, its notebook's Time paragraph says so (a new record has another commit, and the sentence goes).
+# What is said here is words only: every number of the paragraph is read from the record.
+EARLIER_VERSION = {
+    "08_convnext": ("b716baa00500ac3dc4e6abc538dd1d71037a7011",
+                    "which trained as many runs of the same network (its experiment was another one)"),
+}
+# what a record's note says when the machine also did other work while the notebook ran
+SHARED = re.compile(r"\b(shared|also carried|other work|foreground|busy)\b", re.IGNORECASE)
+
+
+def read_record(notebook: str, profile: str = "cpu", records: Path = RECORDS) -> dict | None:
+    """The committed time record of ``notebook`` (e.g. "07_micro_design") under ``profile``, or None."""
+    path = records / profile / f"{notebook}.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def _seconds(values: list[float]) -> str:
+    low, high = round(min(values)), round(max(values))
+    if len(values) == 1:
+        return f"{low} s"
+    return f"{low} s each" if low == high else f"{low}-{high} s each"
+
+
+def time_paragraph(record: dict | None, colab: dict | None = None) -> str:
+    """A notebook's **Time:** paragraph in Markdown (one line), written from its ``cpu`` time record (and its
+    ``colab`` one, when there is one): every number in it is read from a record, none is typed."""
+    if record is None:
+        return ("**Time:** not yet timed end to end under `cpu` (`tools/time_notebooks.py` times it). "
+                "`colab`: not timed on a T4 yet.")
+    device = re.fullmatch(r"cpu \((.*)\)", record["device"])
+    where = f"a CPU ({device[1]})" if device else record["device"]
+    if SHARED.search(record.get("note", "")):
+        where += ", a machine shared with other work"
+    text = (f"**Time:** `cpu` **{time_phrase(record)}**, measured end to end by `tools/time_notebooks.py` on "
+            f"{where}, torch {record['torch']}, {record['started_at'][:10]}")
+    already = record["runs_already_there"]
+    if already:
+        text += (f", after the notebooks before it (their {len(already)} "
+                 f"{'run was' if len(already) == 1 else 'runs were'} already in the runs folder: a run already "
+                 "there is loaded, not trained again)")
+    trained = [run["wall_time_s"] for run in record["trained"].values()]
+    if trained:
+        text += (f": {len(trained)} training {'run' if len(trained) == 1 else 'runs'}, {_seconds(trained)}. "
+                 "`smoke` (what the tests run) trains each network for seconds.")
+    else:
+        text += ". It trains none of the roadmap's runs."
+    earlier = EARLIER_VERSION.get(record["notebook"])
+    if earlier and record.get("git_commit") == earlier[0]:
+        text += (f" The record is of an earlier version of this notebook (commit {record['git_commit'][:7]}), "
+                 f"{earlier[1]}: this version is not timed end to end yet.")
+    text += (f" `colab` **{time_phrase(colab)}** on {colab['device']}." if colab
+             else " `colab`: not timed on a T4 yet.")
+    if trained:
+        text += (" The training cells print their progress, epoch by epoch. On another CPU, "
+                 "`python -m convnext_lesson cpu-speed` measures how fast it trains these networks.")
+    return text
+
+
+def notebook_paragraph(notebook: str, records: Path = RECORDS) -> str:
+    """The Time paragraph of ``notebook`` from the committed records (``cpu``, and ``colab`` if timed)."""
+    return time_paragraph(read_record(notebook, "cpu", records), read_record(notebook, "colab", records))
 
 
 def write(record: dict, path: Path) -> None:

@@ -11,10 +11,13 @@
 # This notebook checks your environment, shows the datasets and the *profiles* that size every training
 # run, and gives you a first look at the whole roadmap. It trains nothing.
 #
-# **Time:** `smoke` (what the tests run) about 20 s on 2 CPU cores (measured, on a machine shared with other
-# jobs) · `cpu` **10 s**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with AVX-512,
-# the offline Imagenette pack already unpacked: a first run also unpacks it) · `colab` a minute or two: this
-# notebook trains nothing (an estimate).
+# <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
+# **Time:** `cpu` **10 s**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD EPYC,
+# AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03. It trains none of the roadmap's
+# runs. `colab`: not timed on a T4 yet.
+# <!-- time: end -->
+#
+# The time above is with the offline Imagenette pack already unpacked: a first run also unpacks it.
 
 # %%
 import importlib.util, subprocess, sys
@@ -68,8 +71,8 @@ for p in cl.profiles.PROFILES.values():
 # Only the two CPU profiles are measured: `smoke` and `cpu` were timed on 2-core machines (every committed
 # `cpu` reference run records its wall time and whether the machine was quiet; the README's "This CPU,
 # measured" puts each step's quiet speed beside the recorded one, and `python -m convnext_lesson cpu-speed`
-# measures yours). The `colab` and `full` sizes, and the "about 10 minutes per step" of `colab`, are
-# **estimates**: no GPU has been available to the project yet, so no run has measured them.
+# measures yours). The `colab` and `full` sizes, and the time per step that `colab`'s description gives,
+# are **estimates**: no GPU has been available to the project yet, so no run has measured them.
 
 # %% [markdown]
 # ## Datasets

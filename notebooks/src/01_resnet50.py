@@ -11,10 +11,13 @@
 # **You will:** write a bottleneck block · check shapes stage by stage · prove equality with torchvision ·
 # count parameters and FLOPs in two conventions · train step 0 · do two exercises.
 #
-# **Time:** `smoke` (what the tests run) about 25 s on 2 CPU cores (measured, on a machine shared with other
-# jobs) · `cpu` **3 minutes**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with
-# AVX-512), most of it one training run of step 0 (4 epochs, 143 s there; 306 s on a 2-core AVX2 machine)
-# · `colab` about 5 minutes (an estimate: not measured on a T4). The training cells print their progress, epoch by epoch.
+# <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
+# **Time:** `cpu` **3 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD EPYC,
+# AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03: 1 training run, 143 s. `smoke`
+# (what the tests run) trains each network for seconds. `colab`: not timed on a T4 yet. The training cells
+# print their progress, epoch by epoch. On another CPU, `python -m convnext_lesson cpu-speed` measures how
+# fast it trains these networks.
+# <!-- time: end -->
 
 # %% [markdown]
 # Run the next cell first. On Colab it installs the course package (Colab's own PyTorch stays as it is);

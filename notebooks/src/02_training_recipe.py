@@ -16,11 +16,14 @@
 # images, see how the course shrinks the recipe for short runs, train steps 0 and 1, read what our measured
 # recipe search found, and do three exercises.
 #
-# **Time:** `smoke` (what the tests run) about 25 s on 2 CPU cores (measured, on a machine shared with other
-# jobs) · `cpu` **9 minutes**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with
-# AVX-512, after notebook 01, whose step 0 it loads): most of it step 1's training run, 534 s there (14.5
-# minutes on a quiet 2-core AVX2 machine); the optional variant adds one more run · `colab` about 15 minutes (an estimate: not measured on a T4). The training cells print their progress,
-# epoch by epoch.
+# <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
+# **Time:** `cpu` **9 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD EPYC,
+# AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03, after the notebooks before it
+# (their 1 run was already in the runs folder: a run already there is loaded, not trained again): 1 training
+# run, 534 s. `smoke` (what the tests run) trains each network for seconds. `colab`: not timed on a T4 yet.
+# The training cells print their progress, epoch by epoch. On another CPU,
+# `python -m convnext_lesson cpu-speed` measures how fast it trains these networks.
+# <!-- time: end -->
 
 # %% [markdown]
 # Run the next cell first. On Colab it installs the course package (Colab's own PyTorch stays as it is);
@@ -405,7 +408,7 @@ for iterations in (36, 1_000, 10_000, 94_000):
 # %% [markdown]
 # ## Before a long run: the two checks a practitioner makes first
 #
-# A ten-minute run that was broken from its first step costs ten minutes. Two checks take seconds and catch
+# A long run that was broken from its first step costs the whole run. Two checks take seconds and catch
 # most mistakes in a network, its loss or the code around them (Karpathy's "A Recipe for Training Neural
 # Networks" puts them first):
 #
@@ -481,14 +484,14 @@ cl.lesson.plot_history(run0, run1)
 # %% [markdown]
 # ## What our measured runs say: the recipe search
 #
-# Which ingredients help a *short* run? Answering that takes real runs, ten minutes or more each on a
-# laptop, so this notebook does not retrain every variant: the project ran them once, under the `cpu`
-# profile, and committed their records (`convnext_lesson/reference/recipe_search/`). Each variant changes
-# one thing in the `cpu` profile's scaled modern recipe (the one you trained above) and trains two
-# networks: step 1 (ResNet-shaped) and step 16 (ConvNeXt-T's design). The rule that picks the course's
-# recipe was fixed before any run: one recipe for both networks (as the paper uses one for every step); the
-# variant with the highest mean top-1 of the two wins, and a variant within 0.5 points of the best counts
-# as a tie, which goes to the variant closer to the paper. It runs in two stages:
+# Which ingredients help a *short* run? Answering that takes real runs, one per variant and network (the table
+# below gives each one's wall time), so this notebook does not retrain every variant: the project ran them
+# once, under the `cpu` profile, and committed their records (`convnext_lesson/reference/recipe_search/`).
+# Each variant changes one thing in the `cpu` profile's scaled modern recipe (the one you trained above) and
+# trains two networks: step 1 (ResNet-shaped) and step 16 (ConvNeXt-T's design). The rule that picks the
+# course's recipe was fixed before any run: one recipe for both networks (as the paper uses one for every
+# step); the variant with the highest mean top-1 of the two wins, and a variant within 0.5 points of the best
+# counts as a tie, which goes to the variant closer to the paper. It runs in two stages:
 #
 # * **stage 1, the learning rate**: `base` (the scaled recipe as it is: peak 2e-3 at batch 64) against
 #   `lr4e-3` (the paper's peak rate, 4e-3);
@@ -522,9 +525,10 @@ for step, records in cl.reference_results("resnet50", "cpu").items():   # the sa
 # that was sometimes busy with other work (each record's note says so): an idle laptop trains a
 # step faster.
 #
-# *Optional* (about 10 minutes under `cpu`): train a variant yourself and compare it with your `run1`.
-# The one below is a row of stage 2: Mixup/CutMix on every batch and Random Erasing at the paper's 0.25,
-# instead of the scaled-down probabilities. Set `train_variant = True` to run it.
+# *Optional* (one more training run of step 1, the size of your `run1`): train a variant yourself and
+# compare it with your `run1`. The one below is a row of stage 2: Mixup/CutMix on every batch and Random
+# Erasing at the paper's 0.25, instead of the scaled-down probabilities. Set `train_variant = True` to run
+# it.
 
 # %%
 train_variant = False

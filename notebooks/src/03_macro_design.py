@@ -18,12 +18,14 @@
 # one output pixel of each stem sees, count steps 1-3 beside the paper, train steps 2 and 3, and run an
 # experiment of your own: a stage ratio the paper did not adopt.
 #
-# **Time:** `smoke` (what the tests run) about 30 s on 2 CPU cores (measured, on a machine shared with other
-# jobs) · `cpu` **23 minutes**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with
-# AVX-512, after notebooks 01-02): three training runs, step 2 (612 s, while other work shared the cores),
-# the depth variant (387 s) and step 3 (385 s); expect 1.6-2.1 times that on a 2-core AVX2 machine ·
-# `colab` about 30 minutes (an estimate: not
-# measured on a T4). The training cells print their progress, epoch by epoch.
+# <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
+# **Time:** `cpu` **23 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD
+# EPYC, AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03, after the notebooks before
+# it (their 2 runs were already in the runs folder: a run already there is loaded, not trained again): 3
+# training runs, 385-612 s each. `smoke` (what the tests run) trains each network for seconds. `colab`: not
+# timed on a T4 yet. The training cells print their progress, epoch by epoch. On another CPU,
+# `python -m convnext_lesson cpu-speed` measures how fast it trains these networks.
+# <!-- time: end -->
 
 # %% [markdown]
 # Run the next cell first. On Colab it installs the course package (Colab's own PyTorch stays as it is);

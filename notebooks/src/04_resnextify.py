@@ -19,12 +19,14 @@
 # paper · see where the FLOPs go · train both steps · do three exercises and one experiment (ResNeXt's 32
 # groups).
 #
-# **Time:** `smoke` (what the tests run) about 40 s on 2 CPU cores (measured, on a machine shared with other
-# jobs) · `cpu` **26 minutes**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with
-# AVX-512, after notebooks 01-03): three training runs, step 4 (308 s), step 5 (556 s) and the dense-conv
-# experiment, the slowest (688 s); expect 1.6-2.1 times that on a 2-core AVX2 machine · `colab` about 30
-# minutes (an estimate: not measured on a T4). The training cells print their progress,
-# epoch by epoch.
+# <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
+# **Time:** `cpu` **26 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD
+# EPYC, AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03, after the notebooks before
+# it (their 5 runs were already in the runs folder: a run already there is loaded, not trained again): 3
+# training runs, 308-688 s each. `smoke` (what the tests run) trains each network for seconds. `colab`: not
+# timed on a T4 yet. The training cells print their progress, epoch by epoch. On another CPU,
+# `python -m convnext_lesson cpu-speed` measures how fast it trains these networks.
+# <!-- time: end -->
 
 # %%
 import importlib.util, subprocess, sys

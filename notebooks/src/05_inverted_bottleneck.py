@@ -19,12 +19,14 @@
 # although the depthwise conv now works on 4x the channels · train step 6 · write the inverted bottleneck
 # yourself · try a smaller expansion ratio (an experiment).
 #
-# **Time:** `smoke` (what the tests run) about 35 s on 2 CPU cores (measured, on a machine shared with
-# other jobs) · `cpu` **14 minutes**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC
-# with AVX-512, after the notebooks before it): two training runs, step 6 (561 s) and the expansion-2
-# experiment (246 s); step 5 is loaded from notebook 04; expect 1.6-2.1 times that on a 2-core AVX2
-# machine · `colab` about 30 minutes (an estimate: not measured on a T4). The training cells print their
-# progress, epoch by epoch.
+# <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
+# **Time:** `cpu` **14 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD
+# EPYC, AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03, after the notebooks before
+# it (their 8 runs were already in the runs folder: a run already there is loaded, not trained again): 2
+# training runs, 246-561 s each. `smoke` (what the tests run) trains each network for seconds. `colab`: not
+# timed on a T4 yet. The training cells print their progress, epoch by epoch. On another CPU,
+# `python -m convnext_lesson cpu-speed` measures how fast it trains these networks.
+# <!-- time: end -->
 
 # %%
 import importlib.util, subprocess, sys

@@ -20,11 +20,14 @@
 # paper · see how far a unit looks, in theory and in practice (effective receptive fields) · train steps 7
 # and 9 and one branch · try a 13x13 kernel (an experiment).
 #
-# **Time:** `smoke` (what the tests run) about 50 s on 2 CPU cores (measured, on a machine shared with
-# other jobs) · `cpu` **33 minutes**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC
-# with AVX-512, after the notebooks before it): four training runs, steps 7 (437 s), 9 (468 s) and 11 (493
-# s) and the 13x13 experiment (550 s); expect 1.6-2.1 times that on a 2-core AVX2 machine · `colab` about
-# 40 minutes (an estimate: not measured on a T4). The training cells print their progress, epoch by epoch.
+# <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
+# **Time:** `cpu` **33 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD
+# EPYC, AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03, after the notebooks before
+# it (their 10 runs were already in the runs folder: a run already there is loaded, not trained again): 4
+# training runs, 437-550 s each. `smoke` (what the tests run) trains each network for seconds. `colab`: not
+# timed on a T4 yet. The training cells print their progress, epoch by epoch. On another CPU,
+# `python -m convnext_lesson cpu-speed` measures how fast it trains these networks.
+# <!-- time: end -->
 
 # %%
 import importlib.util, subprocess, sys

@@ -18,11 +18,14 @@
 # LayerNorm normalise over · find out why fvcore's count moves when the paper's does not · train steps 12-15
 # · do three exercises and one experiment (LayerNorm with ResNet's activations).
 #
-# **Time:** `smoke` (what the tests run) about 40 s on 2 CPU cores (measured, on a machine shared with
-# other jobs) · `cpu` **37 minutes**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC
-# with AVX-512, after the notebooks before it): five training runs, steps 12-15 (324-454 s each) and the
-# every-activation experiment (605 s); expect 1.6-2.1 times that on a 2-core AVX2 machine · `colab` about
-# 50 minutes (an estimate: not measured on a T4). The training cells print their progress, epoch by epoch.
+# <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
+# **Time:** `cpu` **37 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD
+# EPYC, AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03, after the notebooks before
+# it (their 14 runs were already in the runs folder: a run already there is loaded, not trained again): 5
+# training runs, 324-605 s each. `smoke` (what the tests run) trains each network for seconds. `colab`: not
+# timed on a T4 yet. The training cells print their progress, epoch by epoch. On another CPU,
+# `python -m convnext_lesson cpu-speed` measures how fast it trains these networks.
+# <!-- time: end -->
 
 # %%
 import importlib.util, subprocess, sys

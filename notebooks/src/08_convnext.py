@@ -17,12 +17,16 @@
 # beside ours · take step 16 apart and measure, before any training, why its start costs a short run its
 # points · read the paper's comparison with Swin-T and ResNet-50 · do three exercises and one experiment.
 #
-# **Time:** `smoke` (what the tests run) about 1 minute on 2 CPU cores · `cpu` **17 minutes**, measured
-# end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with AVX-512, after the notebooks before it) for
-# the previous version of this notebook, which trained the same two runs' worth: step 16 and one experiment
-# (today's experiment trains step 16 with the paper's start), step 15 loaded from notebook 07; this version
-# is not timed end to end yet; expect 1.6-2.1 times that on a 2-core AVX2 machine · `colab` about 30 minutes
-# (an estimate: not measured on a T4). The training cells print their progress, epoch by epoch.
+# <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
+# **Time:** `cpu` **17 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD
+# EPYC, AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03, after the notebooks before
+# it (their 19 runs were already in the runs folder: a run already there is loaded, not trained again): 2
+# training runs, 465-484 s each. `smoke` (what the tests run) trains each network for seconds. The record is
+# of an earlier version of this notebook (commit b716baa), which trained as many runs of the same network (its
+# experiment was another one): this version is not timed end to end yet. `colab`: not timed on a T4 yet. The
+# training cells print their progress, epoch by epoch. On another CPU, `python -m convnext_lesson cpu-speed`
+# measures how fast it trains these networks.
+# <!-- time: end -->
 
 # %%
 import importlib.util, subprocess, sys
@@ -268,7 +272,8 @@ print("paper: Table 1, ImageNet-1K top-1 at 224 px (XL: reported only with Image
 # notebook 07's: `cl.lesson.earlier_run` loads your run of it, or shows the committed reference run,
 # labelled as such, when this runs folder does not hold one (`train=True` trains yours). Under the `smoke`
 # profile these runs take seconds and only prove that the code runs: a tiny network on 200 images, whose
-# accuracy means nothing. Under `cpu` each step trains for about 8 minutes on a 2-core laptop.
+# accuracy means nothing. Under `cpu` they are real training runs: the Time paragraph at the top says how
+# long the reference machine took for the runs this notebook trains.
 #
 # One thing is different from the paper here, and the run's first line says so: under the small profiles
 # (`smoke`, `cpu`, `colab`) every step starts with **Kaiming's init and no layer scale**, the short-run
@@ -494,8 +499,8 @@ cl.exercises.check("08.layer_scale_params", layer_scale_params)
 #
 # Train step 16 the way the paper builds it, with ConvNeXt's init and layer scale 1e-6:
 # `cl.train(16, init="trunc_normal", layer_scale=1e-6)` (sized by your profile: seconds under `smoke`,
-# where the accuracies mean nothing; about 8 more minutes under `cpu`, where the table above says what to
-# expect).
+# where the accuracies mean nothing; under `cpu` one more run about as long as step 16's above, where the
+# table above says what to expect).
 
 # %%
 run16_paper = cl.train(16, init="trunc_normal", layer_scale=1e-6)

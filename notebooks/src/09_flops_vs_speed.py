@@ -2,11 +2,15 @@
 # # 09 · FLOPs are not speed
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/convnext-lesson/convnext-lesson/blob/v0.1.0/notebooks/09_flops_vs_speed.ipynb)
 #
-# **Time:** `smoke` (what the tests run) about 1 minute on 2 CPU cores (measured, on a machine shared with
-# other jobs) · `cpu` **20 s**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with
-# AVX-512, after the notebooks before it): it trains nothing, and its timings are of the cpu-profile
-# networks whatever the profile · `colab` a few minutes more for the GPU cells (an estimate: not measured
-# on a T4).
+# <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
+# **Time:** `cpu` **20 s**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD EPYC,
+# AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03, after the notebooks before it
+# (their 21 runs were already in the runs folder: a run already there is loaded, not trained again). It trains
+# none of the roadmap's runs. `colab`: not timed on a T4 yet.
+# <!-- time: end -->
+#
+# On a CPU this notebook times the networks of the `cpu` profile whatever the profile is; on a GPU it times
+# the full-size networks and also runs the cells that time the GPU knobs.
 #
 # **Where we are.** Every step of the roadmap was judged at (almost) equal FLOPs. But FLOPs count
 # arithmetic, and a network's speed also depends on how many bytes it moves. The paper notes that

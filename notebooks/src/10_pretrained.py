@@ -2,10 +2,15 @@
 # # 10 · Pretrained ConvNeXt: using, fine-tuning and porting published weights
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/convnext-lesson/convnext-lesson/blob/v0.1.0/notebooks/10_pretrained.ipynb)
 #
-# **Time:** `smoke` (what the tests run) about 25 s on 2 CPU cores (measured, on a machine shared with
-# other jobs) · `cpu` **60 s**, measured end to end (`tools/time_notebooks.py`, a 2-core AMD EPYC with
-# AVX-512, after the notebooks before it), with the 40-step fine-tuning run · `colab` about 10 minutes (an
-# estimate: not measured on a T4). The training cells print their progress, epoch by epoch.
+# <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
+# **Time:** `cpu` **60 s**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD EPYC,
+# AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03, after the notebooks before it
+# (their 21 runs were already in the runs folder: a run already there is loaded, not trained again). It trains
+# none of the roadmap's runs. `colab`: not timed on a T4 yet.
+# <!-- time: end -->
+#
+# That time includes the notebook's short fine-tuning run (not a roadmap run: nothing of it goes into
+# the runs folder).
 #
 # **Where we are.** Notebook 08 proved that our step-16 network *is* ConvNeXt-T, tensor for tensor. The
 # paper trained it for 300 epochs on ImageNet-1K, far beyond a course budget. In
