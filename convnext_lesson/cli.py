@@ -7,6 +7,7 @@ import sys
 from dataclasses import asdict
 
 from .model.counting import count_roadmap
+from .model.cpu_kernels import KERNEL_CHOICES
 from .model.roadmap import REGIMES, get_step
 
 
@@ -63,7 +64,8 @@ def cmd_cpu_speed(args) -> int:
 
     from .training.cpu_speed import format_report, run
 
-    report = run(args.steps, args.threads, args.isa, args.wait_policy, args.busy, args.bf16, args.kernels)
+    report = run(args.steps, args.threads, args.isa, args.wait_policy, args.busy, args.bf16, args.kernels,
+                 args.cpu_kernels)
     print(format_report(report))
     if args.out:
         Path(args.out).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -170,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=None,
                     help="also time bf16 autocast (default: where the CPU has native bf16)")
     sp.add_argument("--kernels", action="store_true", help="oneDNN's timing of each convolution kernel")
+    sp.add_argument("--cpu-kernels", nargs="+", choices=KERNEL_CHOICES, default=["library"],
+                    help="how depthwise and pointwise convolutions are computed (model/cpu_kernels.py): each one "
+                    "timed (folded only on steps with depthwise convolutions)")
     sp.add_argument("--out", help="also write the result as JSON here")
     sp.set_defaults(func=cmd_cpu_speed)
     doc = sub.add_parser("doctor", help="check this machine for the course: Python, packages, device, profile, "

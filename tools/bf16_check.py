@@ -37,7 +37,8 @@ def speedups(path: Path | None) -> dict[int, float] | None:
         return None
     report = json.loads(path.read_text(encoding="utf-8"))
     setting = next(s for s in report["settings"] if s["isa"] == "native")
-    rate = {(r["step"], r["dtype"]): r["images_per_s"] for r in setting["rows"] if r["load"] == "quiet"}
+    rate = {(r["step"], r["dtype"]): r["images_per_s"] for r in setting["rows"]
+            if r["load"] == "quiet" and r.get("cpu_kernels", "library") == "library"}
     return {s: rate[(s, "bfloat16")] / rate[(s, "float32")] for s in bf16.STEPS if (s, "bfloat16") in rate}
 
 

@@ -10,7 +10,7 @@ from torch import nn
 from torchvision.ops import StochasticDepth
 
 from .config import NetConfig
-from .depthwise import DepthwiseConv2d
+from .cpu_kernels import DepthwiseConv2d, PointwiseConv2d
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -36,7 +36,9 @@ def make_activation(kind: str) -> nn.Module:
 
 def conv(cin: int, cout: int, kernel: int, stride: int = 1, groups: int = 1, *, bias: bool) -> nn.Conv2d:
     if groups == cin == cout > 1 and stride == 1 and kernel % 2 == 1:
-        return DepthwiseConv2d(cin, kernel, bias=bias)  # an nn.Conv2d whose weight gradient can take another path
+        return DepthwiseConv2d(cin, kernel, bias=bias)  # nn.Conv2d's, computed another way where that is faster
+    if kernel == 1 and stride == 1 and groups == 1:
+        return PointwiseConv2d(cin, cout, bias=bias)  # likewise (model/cpu_kernels.py)
     return nn.Conv2d(cin, cout, kernel, stride=stride, padding=kernel // 2, groups=groups, bias=bias)
 
 

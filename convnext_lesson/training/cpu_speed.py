@@ -68,12 +68,14 @@ def cpu_has_native_bf16() -> bool:
 
 
 def train_step_speed(step: int, dtype_name: str = "float32", warmup: int = 3, repeats: int = 5,
-                     iters_per_repeat: int = 3) -> dict:
+                     iters_per_repeat: int = 3, cpu_kernels: str = "library") -> dict:
     """Images/s of one training step of roadmap ``step`` as the ``cpu`` profile trains it (its network, image
-    size, batch and memory layout), and the GFLOP/s that makes (forward and backward, 3x the forward's MACs x 2)."""
+    size, batch and memory layout), and the GFLOP/s that makes (forward and backward, 3x the forward's MACs x 2).
+    ``cpu_kernels``: how depthwise and pointwise convolutions are computed (model/cpu_kernels.py)."""
     import torch
 
     from ..model.counting import count_flops
+    from ..model.cpu_kernels import set_kernels
     from ..model.network import Network
     from ..model.roadmap import get_step
     from .benchmark import measure_throughput
@@ -84,6 +86,7 @@ def train_step_speed(step: int, dtype_name: str = "float32", warmup: int = 3, re
     cfg = short_run_start(scale_config(get_step(step).config, prof.width_mult, prof.depth_mult))
     torch.manual_seed(0)
     net = Network(cfg, 10)
+    set_kernels(net, cpu_kernels)
     gflop_per_image = 3 * 2 * count_flops(Network(cfg, 10), prof.image_size)  # fwd + bwd ~ 3 fwd; MAC = 2 FLOP
     dtype = getattr(torch, dtype_name)
     result = measure_throughput(net, mode="train", batch_size=prof.batch_size, image_size=prof.image_size,
@@ -108,8 +111,16 @@ def busy_machine(busy: bool):
         spinner.wait()
 
 
-def measure(steps, threads, busy: bool, bf16: bool) -> dict:
-    """This process's measurements (its ISA and wait policy were fixed by its environment)."""
+def has_depthwise(step: int) -> bool:
+    from ..model.roadmap import get_step
+
+    return get_step(step).config.depthwise
+
+
+def measure(steps, threads, busy: bool, bf16: bool, kernel_choices=("library",)) -> dict:
+    """This process's measurements (its ISA and wait policy were fixed by its environment). Paths other than the
+    library's are timed in float32 ("folded" only on steps with depthwise convolutions: elsewhere it is the
+    library's)."""
     from ..model.threads import cpu_threads
 
     dtypes = ["float32"] + (["bfloat16"] if bf16 else [])
@@ -118,17 +129,26 @@ def measure(steps, threads, busy: bool, bf16: bool) -> dict:
         for count in threads:
             for load in (["quiet", "busy"] if busy else ["quiet"]):
                 for dtype in dtypes:
-                    with cpu_threads(count), busy_machine(load == "busy"):
-                        speed = train_step_speed(step, dtype)
-                    out["rows"].append({"step": step, "threads": count, "load": load, "dtype": dtype, **speed})
+                    for path in kernel_choices:
+                        if not _applies(path, step, dtype):
+                            continue
+                        with cpu_threads(count), busy_machine(load == "busy"):
+                            speed = train_step_speed(step, dtype, cpu_kernels=path)
+                        out["rows"].append({"step": step, "threads": count, "load": load, "dtype": dtype,
+                                            "cpu_kernels": path, **speed})
     return out
 
 
-def run_for_kernels(step: int, iterations: int = 3) -> None:
+def _applies(path: str, step: int, dtype: str = "float32") -> bool:
+    return path == "library" or (dtype == "float32" and (path == "course" or has_depthwise(step)))
+
+
+def run_for_kernels(step: int, iterations: int = 3, cpu_kernels: str = "library") -> None:
     """``iterations`` training steps between two markers, for oneDNN's verbose timing of each primitive (set
     ONEDNN_VERBOSE=1 before torch starts: a process of its own; ``parse_onednn_verbose`` reads it)."""
     import torch
 
+    from ..model.cpu_kernels import set_kernels
     from ..model.network import Network
     from ..model.roadmap import get_step
     from .engine import forward_backward
@@ -138,6 +158,7 @@ def run_for_kernels(step: int, iterations: int = 3) -> None:
     prof = get_profile("cpu")
     net = Network(short_run_start(scale_config(get_step(step).config, prof.width_mult, prof.depth_mult)), 10)
     net = net.to(memory_format=torch.channels_last)
+    set_kernels(net, cpu_kernels)
     x = torch.randn(prof.batch_size, 3, prof.image_size, prof.image_size).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (prof.batch_size,))
     for _ in range(2):  # warm-up: oneDNN creates its primitives
@@ -180,7 +201,7 @@ def _child(args: list[str], env: dict) -> str:
 
 
 def run(steps=STEPS, threads=(None,), isas=("native",), wait_policies=("default",), busy: bool = False,
-        bf16: bool | None = None, kernels: bool = False) -> dict:
+        bf16: bool | None = None, kernels: bool = False, kernel_choices=("library",)) -> dict:
     """Every requested setting, each (ISA, wait policy) in a process of its own; the result as one dict."""
     import torch
 
@@ -192,16 +213,23 @@ def run(steps=STEPS, threads=(None,), isas=("native",), wait_policies=("default"
               "settings": []}
     for isa in isas:
         for wait in wait_policies:
-            spec = {"steps": list(steps), "threads": threads, "busy": busy, "bf16": bf16}
+            spec = {"steps": list(steps), "threads": threads, "busy": busy, "bf16": bf16,
+                    "kernel_choices": list(kernel_choices)}
             found = json.loads(_child(["--worker", json.dumps(spec)], {**ISA_ENV[isa], **WAIT_ENV[wait]}).splitlines()[-1])
             entry = {"isa": isa + (" (emulated: ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2)"
                                    if isa != "native" else ""), "wait_policy": wait, **found}
             if kernels:
-                entry["kernels"] = {step: parse_onednn_verbose(
-                    _child(["--kernels", str(step)], {**ISA_ENV[isa], **WAIT_ENV[wait], "ONEDNN_VERBOSE": "1"}), 3)
-                    for step in steps}
+                entry["kernels"] = {
+                    f"{step}" + ("" if path == "library" else f" {path}"): parse_onednn_verbose(_child(
+                        ["--kernels", str(step), path], {**ISA_ENV[isa], **WAIT_ENV[wait], "ONEDNN_VERBOSE": "1"}), 3)
+                    for step in steps for path in kernel_choices if _applies(path, step)}
             report["settings"].append(entry)
     return report
+
+
+def _path(row: dict) -> str:
+    """A row's CPU kernels (reports from before the choice existed: the library's)."""
+    return row.get("cpu_kernels", "library")
 
 
 def format_report(report: dict) -> str:
@@ -210,12 +238,14 @@ def format_report(report: dict) -> str:
         peak = s["matmul_gflops"]
         lines += ["", f"ISA {s['isa']}, OpenMP wait policy {s['wait_policy']}: matrix product "
                   + ", ".join(f"{d} {g:.0f} GFLOP/s" for d, g in peak.items()),
-                  "step threads load   dtype     img/s  spread  GFLOP/s  of the matmul rate  busy/quiet"]
-        quiet = {(r["step"], r["threads"], r["dtype"]): r["images_per_s"] for r in s["rows"] if r["load"] == "quiet"}
+                  "step threads load   dtype     kernels         img/s  spread  GFLOP/s  of the matmul rate  busy/quiet"]
+        quiet = {(r["step"], r["threads"], r["dtype"], _path(r)): r["images_per_s"]
+                 for r in s["rows"] if r["load"] == "quiet"}
         for r in s["rows"]:
-            ratio = (f"{r['images_per_s'] / quiet[(r['step'], r['threads'], r['dtype'])]:.2f}"
+            ratio = (f"{r['images_per_s'] / quiet[(r['step'], r['threads'], r['dtype'], _path(r))]:.2f}"
                      if r["load"] == "busy" else "")
-            lines.append(f"{r['step']:>4} {r['threads']:>7} {r['load']:<6} {r['dtype']:<9} {r['images_per_s']:6.0f} "
+            lines.append(f"{r['step']:>4} {r['threads']:>7} {r['load']:<6} {r['dtype']:<9} {_path(r):<14} "
+                         f"{r['images_per_s']:6.0f} "
                          f"{r['spread']:6.0%} {r['gflops_per_s']:8.0f}  {r['gflops_per_s'] / peak[r['dtype']]:18.2f}"
                          f"  {ratio:>10}")
         for step, rows in s.get("kernels", {}).items():
@@ -232,7 +262,7 @@ def thread_reading(report: dict, steps=(1, 16)) -> list[dict]:
     speed (torch's default threads, default wait policy) on each step, and whether it passes each half."""
     native = [s for s in report["settings"] if s["isa"] == "native"]
     speed = {(s["wait_policy"], r["threads"], r["step"], r["load"]): r["images_per_s"]
-             for s in native for r in s["rows"] if r["dtype"] == "float32"}
+             for s in native for r in s["rows"] if r["dtype"] == "float32" and _path(r) == "library"}
     default = max(t for (_, t, _, _) in speed)  # torch's default: one thread per core
     today = {step: speed[("default", default, step, "quiet")] for step in steps}
     out = []
@@ -248,9 +278,10 @@ def thread_reading(report: dict, steps=(1, 16)) -> list[dict]:
 def _worker(argv: list[str]) -> None:
     if argv[0] == "--worker":
         spec = json.loads(argv[1])
-        print(json.dumps(measure(spec["steps"], spec["threads"], spec["busy"], spec["bf16"])))
+        print(json.dumps(measure(spec["steps"], spec["threads"], spec["busy"], spec["bf16"],
+                                 spec.get("kernel_choices", ["library"]))))
     elif argv[0] == "--kernels":
-        run_for_kernels(int(argv[1]))
+        run_for_kernels(int(argv[1]), cpu_kernels=argv[2] if len(argv) > 2 else "library")
 
 
 if __name__ == "__main__":

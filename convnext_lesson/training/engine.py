@@ -24,7 +24,7 @@ from .memory import peak_rss_mb
 from .runtime import Runtime, autocast, grad_scaler, synchronize
 from .seeding import EpochSampler, mix_seed
 from .stop import StopRequest
-from ..model.depthwise import choose_weight_grad, set_weight_grad
+from ..model.cpu_kernels import set_kernels
 from ..model.threads import use_threads
 
 LOSS_CHECK_EVERY = 20  # steps between loss read-backs (each one waits for the GPU)
@@ -114,8 +114,8 @@ class Trainer:
         self.wall_time, self.resumes = 0.0, 0
         # the CPU threads: fixed at the run's first start and kept by its resumes (the low bits depend on them)
         self.threads, self.threads_reason = None, runtime.threads_reason
-        # likewise the depthwise convolutions' weight-gradient path (model/depthwise.py) and auto's timings
-        self.depthwise_grad, self.depthwise_timing = None, None
+        # likewise how the CPU computes depthwise and pointwise convolutions (model/cpu_kernels.py), auto's timings
+        self.cpu_kernels, self.cpu_kernels_timing = None, None
         self.step_lr = recipe.lr  # the learning rate of the last optimizer step (for the divergence message)
         self.started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         self.ckpt_path = self.run_dir / ckpt.CHECKPOINT_NAME
@@ -309,7 +309,7 @@ class Trainer:
             use_threads(self.threads)  # inside the run's cpu_threads block, which restores the count after
             self.threads_reason = f"{self.threads}, as the run started with them (resumed)"
         self.threads = torch.get_num_threads() if self.device.type == "cpu" else None
-        self._set_depthwise_grad()
+        self._set_cpu_kernels()
         started = time.perf_counter()
         with StopRequest(self.verbose) as stop:
             try:
@@ -337,16 +337,18 @@ class Trainer:
                 raise
         return self.history
 
-    def _set_depthwise_grad(self) -> None:
-        """Choose the depthwise weight-gradient path at the run's first start (auto measures); keep it after."""
-        if self.depthwise_grad is None:
+    def _set_cpu_kernels(self) -> None:
+        """Choose the CPU kernels' path at the run's first start (auto measures); keep it after."""
+        if self.cpu_kernels is None:
+            from .kernel_choice import choose_kernels  # here: it times the engine's own forward_backward
+
             shape = (self.micro, *self.train_set[0][0].shape)
             images = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(self.device)  # not the run's RNG
             if self.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
-            self.depthwise_grad, self.depthwise_timing = choose_weight_grad(
-                self.runtime.depthwise_grad, self.raw_model, images, amp=self.amp_dtype is not None)
-        set_weight_grad(self.raw_model, self.depthwise_grad)
+            self.cpu_kernels, self.cpu_kernels_timing = choose_kernels(
+                self.runtime.cpu_kernels, self.raw_model, images, self.amp_dtype is not None, self.dist.world_size)
+        set_kernels(self.raw_model, self.cpu_kernels)
 
     # -- checkpoints ----------------------------------------------------------------------------------------------
 
@@ -357,7 +359,7 @@ class Trainer:
                 "scaler": self.scaler.state_dict(), "ema": self.ema.state_dict() if self.ema is not None else None,
                 "micro_batch": self.micro, "accumulation": self.accum, "wall_time_s": self.wall_time,
                 "resumes": self.resumes, "started_at": self.started_at, "threads": self.threads,
-                "depthwise_grad": self.depthwise_grad, "depthwise_timing": self.depthwise_timing, "rng": {"torch": torch.get_rng_state(),
+                "cpu_kernels": self.cpu_kernels, "cpu_kernels_timing": self.cpu_kernels_timing, "rng": {"torch": torch.get_rng_state(),
                                                  "cuda": torch.cuda.get_rng_state_all()
                                                  if self.device.type == "cuda" else []}}
 
@@ -380,8 +382,8 @@ class Trainer:
         self.resumes, self.started_at = state["resumes"] + 1, state["started_at"]
         self.threads = state.get("threads")  # None in checkpoints from before runs kept their threads
         # checkpoints from before the path could change were all on the library's
-        self.depthwise_grad = state.get("depthwise_grad", "library")
-        self.depthwise_timing = state.get("depthwise_timing")
+        self.cpu_kernels = state.get("cpu_kernels", "library")
+        self.cpu_kernels_timing = state.get("cpu_kernels_timing")
         if state["micro_batch"] != self.micro and not self.dist.enabled:  # keep what fitted in memory
             self.micro, self.accum = state["micro_batch"], state["accumulation"]
             self._build_loaders()

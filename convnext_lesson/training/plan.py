@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 
 from ..model.config import NetConfig
-from ..model.depthwise import WEIGHT_GRAD_PATHS
+from ..model.cpu_kernels import KERNEL_CHOICES
 from ..model.roadmap import REGIMES, Step, get_step
 from .datasets import DATASETS, get_dataset_info
 from .engine import steps_per_epoch
@@ -31,10 +31,10 @@ from .recipes import Recipe, describe, ema_decay_for, get_recipe
 from .runtime import AMP_CHOICES, amp_dtype_for, amp_name, check_device, in_colab, resolve_amp
 
 ENV_RUNS = "CONVNEXT_LESSON_RUNS"
-DEPTHWISE_GRAD_CHOICES = ("auto", *WEIGHT_GRAD_PATHS)
+CPU_KERNEL_CHOICES = ("auto", *KERNEL_CHOICES)
 # Profile fields that change how fast a run goes, not what it trains (threads move a CPU run's low bits: its
 # record says how many it used).
-_SPEED_ONLY = ("name", "description", "workers", "threads", "channels_last", "compile", "depthwise_grad")
+_SPEED_ONLY = ("name", "description", "workers", "threads", "channels_last", "compile", "cpu_kernels")
 MAX_SEED = 2**63  # a seed fits a signed 64-bit integer (torch.manual_seed, mix_seed's streams)
 
 
@@ -59,7 +59,7 @@ class RunPlan:
     download: bool = False  # fetch the official archive when no copy is found
     resume: bool = False
     out_dir_from_env: bool = False  # $CONVNEXT_LESSON_RUNS chose out_dir (paths are printed relative to it)
-    depthwise_grad: str = "auto"  # the depthwise weight-gradient path (a speed setting: same folder, recorded)
+    cpu_kernels: str = "auto"  # how a CPU computes depthwise and pointwise convs (speed: same folder, recorded)
 
     def run_dir(self, data: str | None = None) -> Path:
         """The run folder; ``data``: the identity of a dataset copy other than the offline pack (its own folder)."""
@@ -74,8 +74,8 @@ class RunPlan:
                                                  if changed else "")
         speed = ", ".join(filter(None, (f"{p.threads} CPU thread(s)" if p.threads else "",
                                         "channels-last" if p.channels_last else "", "compiled" if p.compile else "",
-                                        f"depthwise weight gradient: {self.depthwise_grad}"
-                                        if self.device.type == "cpu" and self.depthwise_grad != "auto" else "")))
+                                        f"CPU kernels: {self.cpu_kernels}"
+                                        if self.device.type == "cpu" and self.cpu_kernels != "auto" else "")))
         lines = [f"step {s.index} ({s.name}) of the {s.regime} roadmap, profile {p.name}, seed {self.seed}",
                  f"  network: {network}; {self.num_classes} classes",
                  f"  data: {self.dataset} at {p.image_size} px, {self.epochs} epochs of {self.steps_per_epoch} steps, "
@@ -190,10 +190,11 @@ class RunOptions:
     device: str | None = _option(None, "cpu, cuda, cuda:1, ... (default: cuda if available)")
     amp: str = _option("auto", "mixed precision: auto (bf16 on Ampere and later, fp16 on older GPUs, none on a "
                                "CPU), or a choice; none trains in full precision", choices=AMP_CHOICES)
-    depthwise_grad: str | None = _option(None, "how depthwise convolutions compute their weight gradient on a CPU: "
-                                               "library (PyTorch's own), folded (as a forward convolution, faster "
-                                               "where oneDNN has no direct kernel), or auto (the faster, measured as "
-                                               "the run starts); default: the profile's", choices=DEPTHWISE_GRAD_CHOICES)
+    cpu_kernels: str | None = _option(None, "how a CPU computes depthwise and pointwise convolutions: library "
+                                            "(PyTorch's convolutions), folded (the depthwise weight gradient as a "
+                                            "forward convolution), course (that, and pointwise convolutions as "
+                                            "matrix products), or auto (library or course, the faster as the run "
+                                            "starts); default: the profile's", choices=CPU_KERNEL_CHOICES)
 
 
 def plan_run(step: int | str = 16, **options) -> RunPlan:
@@ -228,10 +229,9 @@ def _plan(step: int | str, opts: RunOptions, overrides: dict) -> RunPlan:
     cfg = _run_config(st, prof, recipe, overrides)
     dev = check_device(opts.device)
     amp_dtype = resolve_amp(opts.amp, dev)
-    depthwise_grad = opts.depthwise_grad or prof.depthwise_grad
-    if depthwise_grad not in DEPTHWISE_GRAD_CHOICES:
-        raise ValueError(f"depthwise_grad={depthwise_grad!r} is not valid; choose one of "
-                         f"{', '.join(DEPTHWISE_GRAD_CHOICES)}")
+    cpu_kernels = opts.cpu_kernels or prof.cpu_kernels
+    if cpu_kernels not in CPU_KERNEL_CHOICES:
+        raise ValueError(f"cpu_kernels={cpu_kernels!r} is not valid; choose one of {', '.join(CPU_KERNEL_CHOICES)}")
     out_dir = Path(opts.out_dir) if opts.out_dir is not None else default_out_dir()
     check_out_dir(out_dir)
 
@@ -254,7 +254,7 @@ def _plan(step: int | str, opts: RunOptions, overrides: dict) -> RunPlan:
                    # Colab sessions start bare and are online: fetch the official archive there
                    download=in_colab() if opts.download is None else opts.download, resume=opts.resume,
                    out_dir_from_env=opts.out_dir is None and bool(os.environ.get(ENV_RUNS)),
-                   depthwise_grad=depthwise_grad)
+                   cpu_kernels=cpu_kernels)
 
 
 def _run_config(st: Step, prof: Profile, recipe: Recipe, overrides: dict) -> NetConfig:

@@ -40,8 +40,8 @@ class Profile:
     preload: bool = True  # decode every image once into memory: Imagenette fits, and decoding is the CPU's bottleneck
     channels_last: bool = False
     compile: bool = False  # torch.compile the model
-    # how depthwise convolutions compute their weight gradient on a CPU: auto, library, folded (model/depthwise.py)
-    depthwise_grad: str = "auto"
+    # how a CPU computes depthwise and pointwise convolutions: auto, library, folded, course (model/cpu_kernels.py)
+    cpu_kernels: str = "auto"
     max_steps_per_epoch: int | None = None  # cut epochs short (smoke only)
     original_epoch_ratio: float = 90 / 300
     # Every step starts with Kaiming's init and no layer scale: what a short run needs (teach/readings/step16_parts.py,
@@ -66,7 +66,7 @@ PROFILES = {
         dataset="imagenette-tiny", image_size=32, epochs=3, batch_size=16, width_mult=0.25, depth_mult=1 / 3,
         # tiny tensors: a second thread costs more than it saves, and auto's timing of microseconds could choose
         # differently from one run to the next (two runs of one seed must agree)
-        threads=1, depthwise_grad="library", original_epoch_ratio=1.0, short_run_start=True),
+        threads=1, cpu_kernels="library", original_epoch_ratio=1.0, short_run_start=True),
     "cpu": Profile(
         "cpu", "a laptop without a GPU: every step scaled down (widths x0.5, depths x2/3) at 64 px, "
         "minutes per step on Imagenette",

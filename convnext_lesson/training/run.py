@@ -59,7 +59,7 @@ def train(step: int | str = 16, profile: str | None = None, dataset: str | None 
           data_dir=None, out_dir=None, seed: int = 0, resume: bool = False, download: bool | None = None,
           ema: bool = False, recipe: dict | None = None, epochs: int | None = None, image_size: int | None = None,
           batch_size: int | None = None, micro_batch: int | None = None, compile: bool | None = None,
-          device: str | None = None, amp: str = "auto", depthwise_grad: str | None = None, progress: bool = True,
+          device: str | None = None, amp: str = "auto", cpu_kernels: str | None = None, progress: bool = True,
           verbose: bool = True, **overrides) -> RunResult:
     """Train roadmap ``step`` under ``profile`` (default: ``$CONVNEXT_LESSON_PROFILE`` or the hardware's).
 
@@ -69,8 +69,8 @@ def train(step: int | str = 16, profile: str | None = None, dataset: str | None 
     step's config (``kernel_size=9``). A finished run is loaded, not
     trained again; an unfinished one is continued with ``resume=True``. ``download``: fetch the
     official archive when no copy is found (default: only on Colab). ``amp``: auto, bf16, fp16 or none.
-    ``depthwise_grad``: auto, library or folded (how depthwise convolutions compute their weight gradient on a CPU;
-    default: the profile's).
+    ``cpu_kernels``: auto, library, folded or course (how a CPU computes depthwise and pointwise convolutions;
+    default: the profile's; ``model.cpu_kernels``).
     The keywords are ``plan.RunOptions``' fields, where each is described once.
 
     Whatever changes what a run computes (config, recipe or sizing changes, ``ema``, a dataset
@@ -84,7 +84,7 @@ def train(step: int | str = 16, profile: str | None = None, dataset: str | None 
 def execute(plan: RunPlan, progress: bool = True, verbose: bool = True) -> RunResult:
     """Run ``plan``: the data, the run folder (one process at a time), the network, the Trainer, the record."""
     prof = plan.profile
-    runtime = start_runtime(plan.device, amp_name(plan.amp), prof, progress, verbose, plan.depthwise_grad)
+    runtime = start_runtime(plan.device, amp_name(plan.amp), prof, progress, verbose, plan.cpu_kernels)
     copy = find_data(runtime, plan.dataset, plan.data_dir, plan.download)
     data = copy_identity(copy.describe())
     own_copy = copy.origin != "offline-pack"  # another copy of the dataset gets its own run folder
@@ -219,7 +219,7 @@ def make_record(description: dict, plan: RunPlan, trainer: Trainer, history: lis
         **results.environment(trainer.device),
         "amp": amp_name(trainer.amp_dtype), **trainer.cuda_settings, "channels_last": trainer.channels_last,
         "compiled": trainer.runtime.compile, "threads": trainer.threads, "threads_reason": trainer.threads_reason,
-        "depthwise_grad": trainer.depthwise_grad, "depthwise_timing": trainer.depthwise_timing,
+        "cpu_kernels": trainer.cpu_kernels, "cpu_kernels_timing": trainer.cpu_kernels_timing,
         "started_at": trainer.started_at,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "resumes": trainer.resumes,
         "history": history,

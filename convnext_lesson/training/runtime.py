@@ -63,18 +63,18 @@ class Runtime:
     workers: int = 0  # DataLoader worker processes
     channels_last: bool = False
     compile: bool = False
-    depthwise_grad: str = "library"  # how depthwise convolutions compute their weight gradient (model/depthwise.py)
+    cpu_kernels: str = "library"  # how a CPU computes depthwise and pointwise convolutions (model/cpu_kernels.py)
     cuda_settings: dict = field(default_factory=lambda: {"tf32": False, "cudnn_benchmark": False})
     progress: bool = True
     verbose: bool = True
 
 
 def start_runtime(device=None, amp: str | None = "auto", speed=None, progress: bool = True,
-                  verbose: bool = True, depthwise_grad: str = "library") -> Runtime:
+                  verbose: bool = True, cpu_kernels: str = "library") -> Runtime:
     """The ``Runtime`` of a run: joins torchrun's process group (if any), then fixes the rank's device, its
     precision (``resolve_amp`` of ``amp``) and the CUDA settings. ``speed``: anything with ``threads``,
     ``workers``, ``channels_last`` and ``compile`` (a ``Profile``); None: one process's plain defaults.
-    ``depthwise_grad``: auto, library or folded (``model.depthwise``; the Trainer decides auto)."""
+    ``cpu_kernels``: auto, library, folded or course (``model.cpu_kernels``; the Trainer decides auto)."""
     dev = device if isinstance(device, torch.device) else check_device(device)
     dist = init_distributed(dev.type)
     if dist.enabled and dev.type == "cuda":
@@ -83,7 +83,7 @@ def start_runtime(device=None, amp: str | None = "auto", speed=None, progress: b
     if dev.type == "cpu" and speed is not None and not speed.threads:
         speed_settings["threads"], speed_settings["threads_reason"] = choose_threads()
     return Runtime(device=dev, dist=dist, amp=resolve_amp(amp, dev), cuda_settings=configure_cuda(dev),
-                   progress=progress and dist.is_main, verbose=verbose and dist.is_main, depthwise_grad=depthwise_grad,
+                   progress=progress and dist.is_main, verbose=verbose and dist.is_main, cpu_kernels=cpu_kernels,
                    **speed_settings)
 
 
