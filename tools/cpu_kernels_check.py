@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from convnext_lesson.training.cpu_speed import ISA_ENV
+from convnext_lesson.training.cpu_speed import ISA_ENV, emulation_text
 
 
 def train(check: str, isa: str, runs: Path) -> None:
@@ -36,8 +36,8 @@ def train(check: str, isa: str, runs: Path) -> None:
         path = results.publish_record(run.run_dir, folder)
         record = results.read_record(path)
         record["note"] = ("trained natively" if isa == "native" else
-                          "trained with oneDNN and ATen held to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2, "
-                          "ATEN_CPU_CAPABILITY=avx2) on this AVX-512 CPU: an emulation")
+                          f"trained with oneDNN, ATen and MKL held to AVX2 ({emulation_text(isa)}) on this "
+                          "AVX-512 CPU: an emulation")
         results.write_record(record, path)
         print(f"   top-1 {run.top1:.1f}%, {run.record['wall_time_s']:.0f} s", flush=True)
 

@@ -8,7 +8,7 @@ For each setting it times the training step (forward, backward, update, as the T
 profile's networks at its size, against this machine's fp32 (and bf16) matrix-product rate: how much of what
 the arithmetic units can do the loop gets. ``--busy`` repeats each timing beside one spinning process (a
 laptop doing something else); ``--threads`` and ``--wait-policy`` (OpenMP's: how idle threads wait) are the
-settings that decide how two threads share a busy machine. ``--isa avx2`` makes oneDNN and ATen take their
+settings that decide how two threads share a busy machine. ``--isa avx2`` makes oneDNN, ATen and MKL take their
 AVX2 paths on an AVX-512 machine (an emulation of a laptop's CPU: said so in the output); ``--kernels`` adds
 oneDNN's own timing of each convolution kernel (which implementation, forward or which gradient).
 
@@ -35,7 +35,15 @@ THREAD_RULE = (
     "candidate that passes the busy half of the test when another process keeps a core busy as it starts, "
     "today's setting otherwise, and says which it took and why.")
 
-ISA_ENV = {"native": {}, "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}}
+# The AVX2 emulation holds each library that picks kernels by CPU to AVX2: oneDNN (convolutions), ATen (its own
+# vectorised ops) and MKL (matrix products: without its cap, a matrix product ran at the AVX-512 rate).
+ISA_ENV = {"native": {}, "avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2",
+                                  "MKL_ENABLE_INSTRUCTIONS": "AVX2"}}
+
+
+def emulation_text(isa: str) -> str:
+    """How an ISA other than the CPU's own was emulated, in words (for the output and the records)."""
+    return ", ".join(f"{k}={v}" for k, v in ISA_ENV[isa].items())
 WAIT_ENV = {"default": {}, "passive": {"OMP_WAIT_POLICY": "PASSIVE"}}
 STEPS = (1, 15, 16)
 
@@ -216,8 +224,8 @@ def run(steps=STEPS, threads=(None,), isas=("native",), wait_policies=("default"
             spec = {"steps": list(steps), "threads": threads, "busy": busy, "bf16": bf16,
                     "kernel_choices": list(kernel_choices)}
             found = json.loads(_child(["--worker", json.dumps(spec)], {**ISA_ENV[isa], **WAIT_ENV[wait]}).splitlines()[-1])
-            entry = {"isa": isa + (" (emulated: ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2)"
-                                   if isa != "native" else ""), "wait_policy": wait, **found}
+            entry = {"isa": isa + (f" (emulated: {emulation_text(isa)})" if isa != "native" else ""),
+                     "wait_policy": wait, **found}
             if kernels:
                 entry["kernels"] = {
                     f"{step}" + ("" if path == "library" else f" {path}"): parse_onednn_verbose(_child(

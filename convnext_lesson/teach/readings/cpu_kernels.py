@@ -34,8 +34,9 @@ RULES = {
     "course": (
         "Step 16 trains under the cpu profile on the course's kernels (cpu_kernels='course': the folded depthwise "
         "weight gradient and pointwise convolutions as matrix products), seeds 0-2, twice on an AVX-512 CPU: "
-        "natively, and with oneDNN and ATen held to their AVX2 kernels (ONEDNN_MAX_CPU_ISA=AVX2, "
-        "ATEN_CPU_CAPABILITY=avx2: an emulated laptop CPU). Each arm's mean top-1 is compared with the mean of "
+        "natively, and with oneDNN, ATen and MKL held to their AVX2 kernels (ONEDNN_MAX_CPU_ISA=AVX2, "
+        "ATEN_CPU_CAPABILITY=avx2, MKL_ENABLE_INSTRUCTIONS=AVX2: an emulated laptop CPU). Each arm's mean top-1 "
+        "is compared with the mean of "
         "the committed ladder records of step 16 (PyTorch's convolutions, same seeds). The results hold if both "
         "differences lie inside the noise band: twice the standard deviation of a difference of two means, from "
         "the ladder's pooled seed-to-seed spread. If they hold, the cpu profile's cpu_kernels stays auto (the "
