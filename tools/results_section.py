@@ -117,7 +117,6 @@ def cpu_speed() -> str:
     from convnext_lesson.training.cpu_speed import THREAD_RULE, thread_reading
 
     threads = json.loads((SPEED / "threads-avx512-xeon.json").read_text(encoding="utf-8"))
-    isa = json.loads((SPEED / "isa-kernels-avx512-xeon.json").read_text(encoding="utf-8"))
     native = next(s for s in threads["settings"] if s["isa"] == "native" and s["wait_policy"] == "default")
     default = max(r["threads"] for r in native["rows"])
     quiet = {(r["step"], r["dtype"]): r["images_per_s"] for r in native["rows"]
@@ -158,15 +157,35 @@ def cpu_speed() -> str:
         lines.append(f"| {step} | {quiet_loop[step]:.0f} | {mean(r['images_per_s'] for r in rs):.0f} | "
                      f"{mean(r['wall_time_s'] for r in rs) / 60:.1f} | {', '.join(devices)} | "
                      f"{sum(bool(r.get('note')) for r in rs)} of {len(rs)} |")
-    lines += ["", "| ISA | step | images/s | of the fp32 matrix-product rate | oneDNN's slowest kernels (ms a step) |",
-              "| --- | ---: | ---: | ---: | --- |"]
-    for s in isa["settings"]:
-        for r in s["rows"]:
-            top = s.get("kernels", {}).get(str(r["step"]), [])[:3]
-            kernels = "; ".join(f"{k['direction']} {k['implementation']} {k['ms_per_step']:.0f}" for k in top)
-            lines.append(f"| {s['isa'].split(' (')[0]}{' (emulated)' if '(' in s['isa'] else ''} | {r['step']} | "
-                         f"{r['images_per_s']:.0f} | {r['gflops_per_s'] / s['matmul_gflops']['float32']:.2f} | "
-                         f"{kernels} |")
+    return "\n".join(lines + ["", cpu_kernels()])
+
+
+def cpu_kernels() -> str:
+    """AVX-512 against AVX2 kernels, each on PyTorch's convolutions and on the course's; auto's rule; the checks."""
+    from convnext_lesson.teach.readings import cpu_kernels as checks
+    from convnext_lesson.teach.show import cpu_kinds
+    from convnext_lesson.training.kernel_choice import AUTO_RULE
+
+    report = cpu_kinds.load()
+    lines = [f"*AVX-512 and AVX2 kernels, PyTorch's convolutions and the course's* ({cpu_kinds.provenance(report)}; "
+             "`library`: PyTorch's convolutions, `folded`: the depthwise weight gradient as a forward convolution, "
+             "`course`: that and the pointwise convolutions as matrix products; the slowest kernel is oneDNN's, "
+             "which does not see the matrix products):", "",
+             "| kernels allowed | step | CPU kernels | images/s | of the fp32 matrix-product rate | "
+             "oneDNN's slowest kernel (a step) |", "| --- | ---: | --- | ---: | ---: | --- |"]
+    lines += [f"| {r['cpu']} | {r['step']} | {r['path']} | {r['images_per_s']:.0f} | {r['of_matmul']:.2f} | "
+              f"{r['slowest_kernel']} |" for r in cpu_kinds.rows(report)]
+    ups = cpu_kinds.speedups(report)
+    lines += ["", "Against PyTorch's convolutions: " + "; ".join(
+        f"{cpu} step {step} {path} {up:.2f}x" for (cpu, step, path), up in sorted(ups.items())) + ".", "",
+        f"*auto, rule (written before the runs):* {AUTO_RULE}"]
+    for check, rule in checks.RULES.items():
+        read = checks.reading(check)
+        lines += ["", f"*Do the `{check}` kernels keep the results? Rule (written before the runs):* {rule}", ""]
+        lines += [f"- {arm}: {', '.join(f'{t:.1f}' for t in r['tops'])} against the library's "
+                  f"{', '.join(f'{t:.1f}' for t in r['library'])}: {r['difference']:+.1f} points "
+                  f"(band ±{r['band']:.1f})" for arm, r in read["rows"].items()]
+        lines += ["", f"*Reading:* {read['decision']}."]
     return "\n".join(lines)
 
 

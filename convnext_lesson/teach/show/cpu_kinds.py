@@ -49,6 +49,7 @@ def speedups(report: dict) -> dict[tuple[str, int], float]:
 
 
 def provenance(report: dict) -> str:
+    from ...training.cpu_speed import emulation_text
     from ...training.profiles import get_profile
 
     prof = get_profile("cpu")
@@ -56,7 +57,7 @@ def provenance(report: dict) -> str:
     return (f"measured on {report['cpu']}, torch {report['torch']}, quiet, with `python -m convnext_lesson "
             f"cpu-speed`; each figure the median of 5 timings of 3 training steps at the cpu profile's size "
             f"(batch {prof.batch_size}, {prof.image_size} px, channels-last, {'/'.join(map(str, threads))} "
-            "threads); AVX2 emulated by holding oneDNN and ATen to their AVX2 kernels on the same CPU")
+            f"threads); AVX2 emulated on the same CPU ({emulation_text('avx2')})")
 
 
 def show(report: dict | None = None) -> None:
