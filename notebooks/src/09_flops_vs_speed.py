@@ -120,6 +120,66 @@ speed_table.show_paper_throughput()
 # compare our own measurements with each other, never with its images/s (a different GPU, a different
 # batch, a different software stack).
 #
+# ## The same FLOPs, another CPU
+#
+# FLOPs belong to the network; speed belongs to the network *and* to the kernels that compute it. The
+# `cpu` profile's networks do the same arithmetic on every CPU, yet a laptop's CPU often has AVX2 and no
+# AVX-512 (its vector units are half as wide), and the libraries PyTorch calls choose other kernels there.
+# The course measured this on one machine: its own AVX-512 kernels, then the same CPU held to the AVX2
+# kernels of oneDNN (convolutions), ATen and MKL (matrix products), an emulation of a laptop. For each
+# training step it also asked oneDNN which kernel took longest. The table is printed from the committed
+# measurement (`python -m convnext_lesson cpu-speed` measures your CPU the same way):
+
+# %% tags=["nbval-check-output"]
+from convnext_lesson.teach.show import cpu_kinds
+cpu_kinds.show()
+
+# %% [markdown]
+# Read the `library` rows first (PyTorch's own convolutions). With AVX2 kernels every step loses speed,
+# ConvNeXt's steps (15, 16) more than the ResNet step (1). For step 16 oneDNN names the slowest kernel: a
+# `backward_weights` through `x64:gemm:jit`, the depthwise 7x7 convolution's **weight gradient**, which
+# on AVX2 has no kernel of its own and goes through a generic matrix-product path. A layer with almost no
+# FLOPs becomes the slowest of the step.
+#
+# The fix is an identity, not an approximation. The weight gradient of a depthwise k x k convolution
+# (stride 1, padding p = k // 2), channel by channel, correlates the input with the output's gradient and
+# sums over the batch:
+#
+# $$\frac{\partial L}{\partial W_{c,i,j}} = \sum_{n}\sum_{y,x} x_{n,c,\,y+i-p,\,x+j-p}\; g_{n,c,y,x}$$
+#
+# Read it as a convolution: for each (n, c), the input map is the image and its output gradient (H x W)
+# is the kernel; the result is k x k. Folding the batch into the channels (N·C groups) makes it one
+# depthwise *forward* convolution, for which oneDNN has fast kernels on every CPU, then a sum over n.
+# Check it against autograd:
+
+# %% tags=["nbval-check-output"]
+import torch.nn.functional as F
+torch.manual_seed(0)
+n, c, size, k = 8, 6, 5, 7
+x = torch.randn(n, c, size, size)
+dwconv = torch.nn.Conv2d(c, c, k, padding=k // 2, groups=c, bias=False)
+y = dwconv(x)
+g = torch.randn_like(y)                      # some gradient arriving from the layers above
+y.backward(g)                                # autograd's weight gradient: dwconv.weight.grad
+folded = F.conv2d(x.reshape(1, n * c, size, size), g.reshape(n * c, 1, size, size),
+                  padding=k // 2, groups=n * c)           # (1, n*c, k, k): one k x k map per (n, c)
+by_hand = folded.reshape(n, c, k, k).sum(0).unsqueeze(1)  # summed over the batch: (c, 1, k, k)
+print("shape", tuple(by_hand.shape), "| equals autograd's:", torch.allclose(by_hand, dwconv.weight.grad, atol=1e-5))
+
+# %% [markdown]
+# The course's networks use it (`folded` in the table), and go one step further (`course`): a 1x1
+# convolution on a channels-last tensor is a matrix product of the pixels with the weights, so it runs
+# as `F.linear` on the (N, H, W, C) view, as the official ConvNeXt code writes it, which spares oneDNN's
+# layout conversions around each convolution. Both agree with PyTorch's convolutions to float32 rounding,
+# not bit for bit. A CPU run chooses by itself (`cpu_kernels="auto"`: it times a training step both ways
+# as it starts and records which it took in `run.record["cpu_kernels"]`); the README has the rule, and the
+# three-seed check that the results stay inside the seed-to-seed noise.
+#
+# Two lessons for reading any speed table. The same FLOPs can take very different times, depending on
+# which kernels a library has for a layer on a given CPU. And the fraction of the machine's
+# matrix-product rate that a training step reaches (the `of matmul` column) stays well below 1 on every
+# row: the memory-bound layers of this notebook's first section still set the pace.
+#
 # ## On a GPU: channels-last, mixed precision, torch.compile
 #
 # * **Channels-last** stores a tensor as (N, H, W, C), so the values of one pixel sit together. cuDNN's
