@@ -114,7 +114,7 @@ def cpu_speed() -> str:
     """The committed cpu-speed measurements: threads on a busy machine (and THREAD_RULE's reading), bf16, and
     the AVX2 paths with oneDNN's slowest kernels."""
     from convnext_lesson.teach.readings import bf16
-    from convnext_lesson.training.cpu_speed import THREAD_RULE, thread_reading
+    from convnext_lesson.training.cpu_speed import THREAD_RULE, emulation_text, thread_reading
 
     threads = json.loads((SPEED / "threads-avx512-xeon.json").read_text(encoding="utf-8"))
     native = next(s for s in threads["settings"] if s["isa"] == "native" and s["wait_policy"] == "default")
@@ -144,17 +144,25 @@ def cpu_speed() -> str:
                   for s, r in read["rows"].items()]
         lines += ["", f"*bf16, decision:* {read['decision']}.", ""]
     steps = json.loads((SPEED / "steps-avx512-xeon.json").read_text(encoding="utf-8"))
-    quiet_loop = {r["step"]: r["images_per_s"] for r in steps["settings"][0]["rows"]}
+    loop = {(s["isa"].split(" (")[0], r["step"], r.get("cpu_kernels", "library")): r["images_per_s"]
+            for s in steps["settings"] for r in s["rows"] if r["load"] == "quiet" and r["dtype"] == "float32"}
+    quiet_loop = {step: v for (isa, step, kernels), v in loop.items() if isa == "native" and kernels == "library"}
     ladder = [r for r in find_records(REFERENCE / "runs") if r["profile"] == "cpu" and r["regime"] == "resnet50"]
     lines += [f"*Time per step, quiet and as recorded.* The training loop of every step, quiet, on {steps['cpu']} "
-              "(cpu-speed), beside what the ladder's records measured over their whole runs (mean over seeds; "
-              "a record with a note was trained while the machine did other work, which lowers its speed):", "",
-              "| step | quiet loop, images/s | records: images/s | records: minutes a run | records: machine | "
-              "records with a note (not quiet) |", "| ---: | ---: | ---: | ---: | --- | ---: |"]
+              "(cpu-speed), with its own AVX-512 kernels and held to AVX2 ones (an emulation: "
+              f"{emulation_text('avx2')}), on PyTorch's convolutions (library) and on the course's (course; a "
+              "run's auto takes them where they are faster, in the steps with depthwise convolutions, 4-16), "
+              "beside what the ladder's records measured over their whole runs (library; mean over seeds; a "
+              "record with a note was trained while the machine did other work, which lowers its speed):", "",
+              "| step | AVX-512 loop, library / course, images/s | AVX2 (emulated) loop, library / course | "
+              "records: images/s | records: minutes a run | records: machine | records with a note (not quiet) |",
+              "| ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
     for step in sorted(quiet_loop):
         rs = [r for r in ladder if r["step"] == step]
         devices = sorted({r["device"].split("(", 1)[1].split(",")[1].strip() for r in rs})
-        lines.append(f"| {step} | {quiet_loop[step]:.0f} | {mean(r['images_per_s'] for r in rs):.0f} | "
+        pair = {isa: " / ".join(f"{loop[(isa, step, k)]:.0f}" if (isa, step, k) in loop else "-"
+                                for k in ("library", "course")) for isa in ("native", "avx2")}
+        lines.append(f"| {step} | {pair['native']} | {pair['avx2']} | {mean(r['images_per_s'] for r in rs):.0f} | "
                      f"{mean(r['wall_time_s'] for r in rs) / 60:.1f} | {', '.join(devices)} | "
                      f"{sum(bool(r.get('note')) for r in rs)} of {len(rs)} |")
     return "\n".join(lines + ["", cpu_kernels()])
