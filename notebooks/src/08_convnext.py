@@ -458,10 +458,12 @@ for name, build in (("ResNet-50", torchvision.models.resnet50), ("Swin-T", torch
 # ## Exercises
 #
 # **1. Build the downsampling layer.** Write `my_downsample(cin, cout)`: an `nn.Module` with two
-# attributes, `norm` (a LayerNorm over the channels of an (N, C, H, W) tensor, eps 1e-6) and `conv` (2x2,
-# stride 2, with a bias), applied in that order. The check copies the tensors of our `Downsample` (random
-# values) into yours and compares outputs, also on an odd-sized input. Before you run it, predict: what
-# shape comes out of a 7x7 input?
+# attributes, `norm` and `conv`, that does what ConvNeXt puts between two stages. Which norm (over which
+# axis, with which eps), which kernel, stride and bias, and in which order: work it out from the top of
+# this notebook and the step's code (`cl.build_model(16).stages[1].downsample`). The check copies the
+# tensors of our `Downsample` (random values) into yours and compares outputs, also on an odd-sized
+# input. Before you run it, predict: what shape comes out of a 7x7 input, and which of its pixels does the
+# output never see?
 
 # %%
 def my_downsample(cin, cout):
