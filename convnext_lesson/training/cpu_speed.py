@@ -3,6 +3,7 @@
     python -m convnext_lesson cpu-speed                      # steps 1, 15, 16 as the cpu profile trains them
     python -m convnext_lesson cpu-speed --busy --threads 1 2 --wait-policy default passive
     python -m convnext_lesson cpu-speed --isa native avx2 --kernels --out cpu-speed.json
+    python -m convnext_lesson cpu-speed --cpu-kernels library course   # PyTorch's convolutions and the course's
 
 For each setting it times the training step (forward, backward, update, as the Trainer runs it) of the ``cpu``
 profile's networks at its size, against this machine's fp32 (and bf16) matrix-product rate: how much of what
