@@ -149,9 +149,14 @@ def drop_path_rates(model: nn.Module) -> list[float]:
 
 
 def parameter_kind(model: nn.Module, name: str) -> str:
-    """What a parameter is, as ``<layer type>.<parameter>``: ``Conv2d.weight``, ``BatchNorm2d.bias``, ..."""
+    """What a parameter is, as ``<layer type>.<parameter>``: ``Conv2d.weight``, ``BatchNorm2d.bias``, ... The
+    layer type is PyTorch's (the course's CPU-kernel convolutions are ``Conv2d``s computed another way)."""
+    from ...model.cpu_kernels import DepthwiseConv2d, PointwiseConv2d
+
     owner, _, attr = name.rpartition(".")
-    return f"{type(model.get_submodule(owner)).__name__}.{attr}"
+    layer = model.get_submodule(owner)
+    kind = "Conv2d" if isinstance(layer, (DepthwiseConv2d, PointwiseConv2d)) else type(layer).__name__
+    return f"{kind}.{attr}"
 
 
 def decay_split(model: nn.Module, recipe: Recipe) -> dict[str, list[str]]:
