@@ -39,6 +39,9 @@ def test_a_plain_install_ships_the_three_rooms_and_their_data():
     package = ROOT / "convnext_lesson"
     shipped = {p for glob in config["package-data"]["convnext_lesson"] for p in package.glob(glob)}
     assert any(p.parent.name == "runs" for p in shipped) and any(p.parent.name == "data_files" for p in shipped)
+    # every committed record travels with a pip install (Colab reads them there): none left out by the globs
+    records = {p for p in (package / "reference").rglob("*.json")}
+    assert records <= shipped, sorted(str(p.relative_to(package)) for p in records - shipped)
 
 
 def test_readme_has_the_commands_ci_runs():
