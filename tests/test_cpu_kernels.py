@@ -100,15 +100,15 @@ def test_a_depthwise_layer_keeps_nn_conv2d_s_parameters():
 def test_auto_follows_its_rule(monkeypatch):
     net = cl.Network(cl.get_step(16).config.replace(depths=(1, 1, 1, 1), widths=(8, 16, 32, 64), stem_width=8), 10)
     images = torch.randn(2, 3, 32, 32)
-    assert choose_kernels("folded", net, images, amp=False) == ("folded", None)
-    assert choose_kernels("auto", net, images, amp=True) == ("library", None)
+    assert choose_kernels("folded", net, lambda: images, amp=False) == ("folded", None)
+    assert choose_kernels("auto", net, lambda: images, amp=True) == ("library", None)
     resnet = cl.Network(cl.get_step(1).config.replace(depths=(1, 1, 1, 1), widths=(8, 16, 32, 64), stem_width=8), 10)
-    assert choose_kernels("auto", resnet, images, amp=False) == ("library", None)  # no depthwise conv
+    assert choose_kernels("auto", resnet, lambda: images, amp=False) == ("library", None)  # no depthwise conv
     for library, course, chosen in ((1.0, 0.5, "course"), (1.0, 0.95, "library"), (1.1, 1.0, "course")):
         monkeypatch.setattr(kernel_choice, "time_kernel_paths", lambda *a, t={"library": library, "course": course}: t)
-        assert choose_kernels("auto", net, images, amp=False)[0] == chosen
+        assert choose_kernels("auto", net, lambda: images, amp=False)[0] == chosen
     with pytest.raises(ValueError, match="choose one of auto, library, folded, course"):
-        choose_kernels("fastest", net, images, amp=False)
+        choose_kernels("fastest", net, lambda: images, amp=False)
 
 
 def test_auto_s_measurement_leaves_the_run_as_it_was():

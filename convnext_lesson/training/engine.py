@@ -340,14 +340,12 @@ class Trainer:
     def _set_cpu_kernels(self) -> None:
         """Choose the CPU kernels' path at the run's first start (auto measures); keep it after."""
         if self.cpu_kernels is None:
-            from .kernel_choice import choose_kernels  # here: it times the engine's own forward_backward
+            from .kernel_choice import choose_kernels, random_batch  # here: they time the engine's forward_backward
 
-            shape = (self.micro, *self.train_set[0][0].shape)
-            images = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(self.device)  # not the run's RNG
-            if self.channels_last:
-                images = images.contiguous(memory_format=torch.channels_last)
             self.cpu_kernels, self.cpu_kernels_timing = choose_kernels(
-                self.runtime.cpu_kernels, self.raw_model, images, self.amp_dtype is not None, self.dist.world_size)
+                self.runtime.cpu_kernels, self.raw_model, lambda: random_batch(self.train_set, self.micro, self.device,
+                                                                               self.channels_last),
+                self.amp_dtype is not None, self.dist.world_size)
         set_kernels(self.raw_model, self.cpu_kernels)
 
     # -- checkpoints ----------------------------------------------------------------------------------------------

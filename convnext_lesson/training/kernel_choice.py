@@ -47,15 +47,22 @@ def time_kernel_paths(model: nn.Module, images: torch.Tensor, rounds: int = 5) -
     return times
 
 
-def choose_kernels(choice: str, model: nn.Module, images: torch.Tensor, amp: bool,
+def random_batch(train_set, batch: int, device: torch.device, channels_last: bool) -> torch.Tensor:
+    """``batch`` random images of the training set's shape, from a generator of their own (not the run's)."""
+    images = torch.randn((batch, *train_set[0][0].shape), generator=torch.Generator().manual_seed(0)).to(device)
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
+def choose_kernels(choice: str, model: nn.Module, make_images, amp: bool,
                    processes: int = 1) -> tuple[str, dict | None]:
     """The path a run takes for ``choice`` (auto or one of KERNEL_CHOICES) and, for auto's measurement, its
-    timings in seconds. ``processes``: how many train the run (each would time its own, and could differ)."""
+    timings in seconds. ``make_images()``: a batch of the run's size, called only when auto measures.
+    ``processes``: how many train the run (each would time its own, and could differ)."""
     if choice not in ("auto", *KERNEL_CHOICES):
         raise ValueError(f"cpu_kernels={choice!r} is not valid; choose one of auto, {', '.join(KERNEL_CHOICES)}")
     if choice != "auto":
         return choice, None
-    if images.device.type != "cpu" or amp or processes > 1 or not has_depthwise(model):
+    if next(model.parameters()).device.type != "cpu" or amp or processes > 1 or not has_depthwise(model):
         return "library", None
-    times = time_kernel_paths(model, images)
+    times = time_kernel_paths(model, make_images())
     return ("course" if times["library"] >= AUTO_MARGIN * times["course"] else "library"), times
