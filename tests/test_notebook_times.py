@@ -187,6 +187,50 @@ def test_no_markdown_types_a_time_of_ours(path):
                        "paragraph (written from the records) instead, or say the number is the paper's")
 
 
+# (c) no hand-typed accuracy of ours: top-1 points and percentages go stale as the records change
+
+POINTS = re.compile(rf"(?<![\w.])[+-−]?{NUMBER}(?:\s*(?:-|–|to)\s*{NUMBER})?\s*(?:points?|pts)\b", re.IGNORECASE)
+PERCENT = re.compile(r"(?<![\w.])\d+(?:\.\d+)?\s*%")
+ACCURACY = re.compile(r"top-1|accura", re.IGNORECASE)
+# whose number it is (the paper's, ImageNet's, torchvision's) or a rule's margin (not a result)
+NOT_OURS = re.compile(r"paper|ImageNet|torchvision|Table \d|COCO|ADE20K|\btie\b|margin")
+
+
+def typed_accuracies(markdown: str) -> list[str]:
+    """The sentences of ``markdown`` (outside the generated blocks) that type top-1 points, or a percentage in
+    a sentence about accuracy, unless they say whose number it is."""
+    sentences = re.split(r"(?<=[.!?;])\s+|\n\s*\n", GENERATED.sub("", markdown))
+    return [s for s in sentences if (POINTS.search(s) or (PERCENT.search(s) and ACCURACY.search(s)))
+            and not NOT_OURS.search(s)]
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem[:2])
+def test_no_markdown_types_an_accuracy_of_ours(path):
+    notebook = nbformat.read(path, as_version=4)
+    found = [(i, s) for i, cell in enumerate(notebook.cells) if cell.cell_type == "markdown"
+             for s in typed_accuracies(cell.source)]
+    assert not found, (f"{path.name}: markdown types an accuracy of ours (it goes stale): {found}. Print it "
+                       "from the records in a cell, or say whose number it is")
+
+
+@pytest.mark.parametrize("typed", [
+    # what notebook 02 said before its reading was printed from the records
+    "RandAugment at magnitude 9 cost both networks about 10 points, and Mixup/CutMix on every batch cost 5 to 6.",
+    "Our step 16 reaches 67.6% top-1 after 12 epochs.", "the variant is 1.2 points better",
+])
+def test_the_rule_catches_typed_accuracies(typed):
+    assert typed_accuracies(typed)
+
+
+@pytest.mark.parametrize("fine", [
+    "is worth +2.7 points of ImageNet top-1 in the paper (76.13 -> 78.82)",
+    "a variant within 0.5 points of the best counts as a tie", "a random part of the image, 8% to 100% of its area",
+    "More than 99% of the parameters are decayed", "the table above prints each variant's points against base",
+])
+def test_the_accuracy_rule_leaves_other_numbers_alone(fine):
+    assert not typed_accuracies(fine)
+
+
 @pytest.mark.parametrize("typed", [
     # what the notebooks said before their times were read from the records
     "Under `cpu` each step trains for about 8 minutes on a 2-core laptop.",

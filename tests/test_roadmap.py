@@ -105,3 +105,22 @@ def test_overrides_and_drop_path():
     assert model.stages[0].blocks[0].conv1.kernel_size == (9, 9)
     rates = [b.drop_path.p if hasattr(b.drop_path, "p") else 0.0 for s in model.stages for b in s.blocks]
     assert rates[0] == 0.0 and rates[-1] == pytest.approx(0.1) and rates == sorted(rates)
+
+
+@pytest.mark.parametrize("step", [0, 16])
+def test_without_shortcuts_each_block_is_its_branch(step):
+    """shortcuts=False (notebook 01's experiment) drops every shortcut, projections included, and nothing else."""
+    torch.manual_seed(0)
+    plain = cl.build_model(step, num_classes=10, shortcuts=False).eval()
+    normal = cl.build_model(step, num_classes=10).eval()
+    assert not any(".shortcut." in name for name, _ in plain.named_parameters())
+    projections = sum(p.numel() for n, p in normal.named_parameters() if ".shortcut." in n)
+    assert cl.count_params(normal) - cl.count_params(plain) == projections
+    x = torch.randn(2, 3, 64, 64)
+    block = plain.stages[0].blocks[1]
+    assert torch.equal(block(x.new_ones(2, block.conv1.in_channels, 8, 8)),
+                       block.act_out(block.branch(x.new_ones(2, block.conv1.in_channels, 8, 8))))
+    plain(x).sum().backward()
+    assert all(p.grad is not None for p in plain.parameters())
+    with pytest.raises(ValueError, match="shortcuts=1 is not valid: use True or False"):
+        cl.build_model(step, shortcuts=1)

@@ -80,6 +80,7 @@ def test_restored_published_runs_are_loaded_not_trained(tmp_path):
     assert sorted(p.relative_to(runs) for p in restored) == sorted(
         p.relative_to(trained) for p in (plain.run_dir, variant.run_dir))  # the folders cl.train uses; not cpu's
     assert tool.restore(reference, runs, "smoke") == []  # only once
+    assert tool.restore(reference, tmp_path / "later", "smoke", below=16) == []  # step 16 is the timed ones' own
     for overrides, run in (({}, plain), ({"kernel_size": 5}, variant)):
         again = cl.train(16, profile="smoke", out_dir=runs, progress=False, verbose=False, **overrides)
         assert again.model is None and again.record["top1"] == run.record["top1"]  # loaded, not trained
@@ -104,3 +105,11 @@ def test_each_notebook_states_its_measured_cpu_time():
         else:
             assert "not yet timed end to end under `cpu`" in head, path.name
     assert timed >= 2  # the records of 00 and 01 ship with the package
+
+
+def test_only_and_restore_below_are_checked(capsys):
+    for argv, message in ((["--runs", "x", "--only", "06", "99"], "--only 99: no such notebook; valid: 00"),
+                          (["--runs", "x", "--restore-below", "7"], "--restore-below needs --restore")):
+        with pytest.raises(SystemExit):
+            tool.main(argv)
+        assert message in capsys.readouterr().err

@@ -4,6 +4,8 @@
     python tools/time_notebooks.py --profile cpu --runs runs/series --upto 03   # 00 to 03 only
     python tools/time_notebooks.py --profile cpu --runs runs/series --restore convnext_lesson/reference
                                                    # go on with a series: first load the published runs
+    python tools/time_notebooks.py --profile cpu --runs runs/late --restore convnext_lesson/reference \
+        --restore-below 7 --only 06 07 08   # these notebooks alone, after the published runs of steps 0-6
     python tools/time_notebooks.py --profile cpu --table              # the recorded times
 
 Each notebook runs in a fresh kernel with $CONVNEXT_LESSON_PROFILE set and one runs folder
@@ -62,16 +64,17 @@ def move_unfinished(runs: Path) -> list[Path]:
     return moved
 
 
-def restore(reference: Path, runs: Path, profile: str) -> list[Path]:
+def restore(reference: Path, runs: Path, profile: str, below: int | None = None) -> list[Path]:
     """Give ``runs`` a finished run folder (its ``result.json``) for every published record of ``profile`` in
-    ``reference/runs`` and ``reference/variants``: a series timed over several sessions then loads the runs
-    an earlier session trained, as a learner's kernel loads what an earlier notebook trained."""
+    ``reference/runs`` and ``reference/variants`` (of steps below ``below`` only, when given): a series timed
+    over several sessions then loads the runs an earlier session trained, as a learner's kernel loads what an
+    earlier notebook trained; ``below`` keeps the runs the timed notebooks train themselves out."""
     from convnext_lesson.model.roadmap import get_step
     from convnext_lesson.training.plan import run_dir_for
 
     restored = []
     for record in results.find_records(reference / "runs") + results.find_records(reference / "variants"):
-        if record["profile"] != profile:
+        if record["profile"] != profile or (below is not None and record["step"] >= below):
             continue
         folder = run_dir_for(runs, record["regime"], profile, record["dataset"]["name"],
                              get_step(record["step"], record["regime"]), record["seed"], record["overrides"])
@@ -212,6 +215,10 @@ def main(argv=None) -> int:
     parser.add_argument("--restore", type=Path, metavar="REFERENCE", help="first give --runs the runs published in "
                         "this folder (e.g. convnext_lesson/reference), to go on with a series an earlier "
                         "session began")
+    parser.add_argument("--restore-below", type=int, metavar="STEP", help="with --restore: only the runs of steps "
+                        "below STEP (the steps the notebooks before the timed ones train)")
+    parser.add_argument("--only", nargs="+", metavar="NN", help="time these notebooks only, in this order "
+                        "(e.g. 06 07 08); default: every notebook, in the series' order")
     parser.add_argument("--table", action="store_true", help="only print the recorded times")
     args = parser.parse_args(argv)
     records = args.records or RECORDS / args.profile
@@ -228,9 +235,17 @@ def main(argv=None) -> int:
         if args.upto not in numbers:
             parser.error(f"--upto {args.upto}: no such notebook; valid: {', '.join(numbers)}")
         notebooks = notebooks[:numbers.index(args.upto) + 1]
+    if args.only:
+        unknown = [n for n in args.only if n not in numbers]
+        if unknown:
+            parser.error(f"--only {' '.join(unknown)}: no such notebook; valid: {', '.join(numbers)}")
+        notebooks = [notebooks[numbers.index(n)] for n in args.only]
+    if args.restore_below is not None and not args.restore:
+        parser.error("--restore-below needs --restore (the folder of published runs)")
     args.runs.mkdir(parents=True, exist_ok=True)
     if args.restore:
-        print(f"restored {len(restore(args.restore, args.runs, args.profile))} published runs into {args.runs}")
+        restored = restore(args.restore, args.runs, args.profile, args.restore_below)
+        print(f"restored {len(restored)} published runs into {args.runs}")
     for path in notebooks:
         target = records / f"{path.stem}.json"
         if target.exists():

@@ -3,7 +3,8 @@
 A roadmap step is a ``NetConfig``; the next step is the same config with one
 named change (``dataclasses.replace``). Every field below is a design decision
 the paper changes at some step, so printing the difference of two configs shows
-exactly what a step changed.
+exactly what a step changed. One field no step changes, ``shortcuts``, is an
+experiment's knob (notebook 01: ResNet-50 without its shortcuts).
 """
 from __future__ import annotations
 
@@ -60,6 +61,9 @@ class NetConfig:
     layer_scale: initial value of the per-channel scale on each residual
         branch (``None``: no layer scale).
     drop_path: stochastic depth rate of the last block (rises linearly from 0).
+    shortcuts: ``True`` in every step; ``False`` removes every block's shortcut
+        (identity and projection alike), leaving a plain network as the ResNet
+        paper's baseline: an experiment, not a step.
     """
 
     depths: tuple[int, ...] = (3, 4, 6, 3)
@@ -81,6 +85,7 @@ class NetConfig:
     drop_path: float = 0.0
     init: str = "kaiming"
     in_chans: int = 3
+    shortcuts: bool = True
 
     def __post_init__(self):
         for name in ("depths", "widths"):  # a list (from JSON, or typed by hand) is the same design
@@ -94,7 +99,7 @@ class NetConfig:
             value = getattr(self, name)
             if not isinstance(value, str) or value not in valid:
                 raise ValueError(f"{name}={value!r} is not valid; choose one of {', '.join(valid)}")
-        for name in ("depthwise", "stem_norm", "head_norm"):
+        for name in ("depthwise", "stem_norm", "head_norm", "shortcuts"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name}={getattr(self, name)!r} is not valid: use True or False")
         for name, example in _POSITIVE_INTS.items():

@@ -77,7 +77,9 @@ class Block(nn.Module):
         self.layer_scale = (nn.Parameter(torch.full((cout, 1, 1), cfg.layer_scale))
                             if cfg.layer_scale is not None else None)
         self.drop_path = StochasticDepth(drop_path, "row") if drop_path > 0 else nn.Identity()
-        if stride != 1 or cin != cout:
+        if not cfg.shortcuts:  # a plain network: the block is its branch alone
+            self.shortcut = None
+        elif stride != 1 or cin != cout:
             self.shortcut = nn.Sequential()
             self.shortcut.add_module("conv", conv(cin, cout, 1, stride, bias=cfg.norm != "bn"))
             self.shortcut.add_module("norm", make_norm(cfg.norm, cout))
@@ -95,7 +97,7 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.drop_path(self.branch(x))  # the branch first, then the shortcut: the order of the layers' calls
-        return self.act_out(self.shortcut(x) + y)
+        return self.act_out(y if self.shortcut is None else self.shortcut(x) + y)
 
 
 class Stem(nn.Module):

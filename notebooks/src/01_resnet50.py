@@ -9,7 +9,8 @@
 # train it with the original recipe (roadmap step 0).
 #
 # **You will:** write a bottleneck block · check shapes stage by stage · prove equality with torchvision ·
-# count parameters and FLOPs in two conventions · train step 0 · do two exercises.
+# count parameters and FLOPs in two conventions · train step 0 · do two exercises and one experiment
+# (ResNet-50 without its shortcuts).
 #
 # <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
 # **Time:** `cpu` **3 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD EPYC,
@@ -221,6 +222,51 @@ def stage_shapes(image_size):
     return None  # your code here
 
 cl.exercises.check("01.stage_shapes", stage_shapes)
+
+# %% [markdown]
+# **3. Experiment: take the shortcuts away.** The shortcut is what makes ResNet a *residual* network:
+# each block adds its branch to its input instead of replacing it. The ResNet paper (He et al., 2015,
+# [arXiv 1512.03385](https://arxiv.org/abs/1512.03385), Section 4.1) trained "plain" networks, the same
+# layers without shortcuts, and found that the deeper plain network (34 layers) reached a *higher training*
+# error than the shallower one (18 layers): depth alone made the optimisation harder, not the fit worse.
+# `shortcuts=False` builds step 0 that way: every block is its branch alone (the ReLU after the add stays),
+# and the projection shortcuts of the first block of stages 2-4 go too.
+#
+# Before you run anything: which parameters does the plain network lose, and how many? Will its *train*
+# loss end above or below step 0's? The next cell counts; the one after trains it (the size of your
+# `run0`).
+
+# %% tags=["nbval-check-output"]
+plain = cl.build_model(0, shortcuts=False)
+projections = sum(p.numel() for name, p in model.named_parameters() if ".shortcut." in name)
+print("shortcut tensors left:", sum(".shortcut." in name for name, _ in plain.named_parameters()))
+print(f"parameters lost: {(cl.count_params(model) - cl.count_params(plain)) / 1e6:.3f} M, "
+      f"all of them the projection shortcuts' ({projections / 1e6:.3f} M)")
+
+# %%
+run_plain = cl.train(0, shortcuts=False)
+
+# %% tags=["nbval-check-output"]
+print("finished all planned epochs:", len(run_plain.history) == cl.plan_run(0, shortcuts=False).epochs)
+print("no shortcuts:", run_plain.record["config"]["shortcuts"] is False,
+      "| top-1 between 0 and 100:", 0 <= run_plain.top1 <= 100)
+
+# %% [markdown]
+# **What does it mean?** The ResNet paper's finding is about *training*: read the train-loss panel first,
+# then the validation top-1. Under the `smoke` profile both runs are noise. Under `cpu` the network is
+# scaled down (its depth is printed in the first line of the training output), so ask: is it deep
+# enough for the shortcuts to matter? Would a deeper plain network fall further behind?
+
+# %%
+cl.lesson.plot_history(run0, run_plain, labels=["step 0", "step 0, shortcuts=False"])
+
+# %% [markdown]
+# **Our committed runs.** Once you have your own answer: the same experiment as the project's reference
+# runs did it under the `cpu` profile (seed 0; the first line names the machine), beside the step's own
+# run of that seed, with how far apart two seeds of one network fall, and both runs epoch by epoch.
+
+# %%
+cl.lesson.experiment_result(0)
 
 # %% [markdown]
 # Stuck? `cl.exercises.solution("01.stage_shapes")` prints a worked solution.

@@ -504,18 +504,21 @@ print("same GFLOPs (paper convention):", round(cl.count_flops(variant), 6) == ro
 print("activation layers in a repeated block:", sum(isinstance(m, nn.GELU) for m in variant.stages[0].blocks[1].modules()))
 
 # %%
-run_acts = cl.train(15, activations="all")
+train_experiment = cl.lesson.experiment_by_default(15)
+if train_experiment:
+    run_acts = cl.train(15, activations="all")
 
 # %% tags=["nbval-check-output"]
-print("finished all planned epochs:", len(run_acts.history) == cl.plan_run(15, activations="all").epochs)
-print("all activations:", run_acts.record["config"]["activations"] == "all",
-      "| top-1 between 0 and 100:", 0 <= run_acts.top1 <= 100)
+if train_experiment:
+    print("finished all planned epochs:", len(run_acts.history) == cl.plan_run(15, activations="all").epochs)
+    print("all activations:", run_acts.record["config"]["activations"] == "all",
+          "| top-1 between 0 and 100:", 0 <= run_acts.top1 <= 100)
 
 # %% [markdown]
-# **What does it mean?** Compare `print(runs[3].top1, run_acts.top1)` (step 15 and the variant). Under the
-# `smoke` profile both are noise. With the `cpu` profile or a GPU: is the gap larger than the spread you
-# would expect between two seeds of the same network (train step 15 again with `seed=1` to find out)? A
-# Transformer block has one activation, inside its MLP; what would extra activations after the spatial
+# **What does it mean?** If you trained it, compare `print(runs[3].top1, run_acts.top1)` (step 15 and the
+# variant). Under the `smoke` profile both are noise. With the `cpu` profile or a GPU: is the gap larger than
+# the spread you would expect between two seeds of the same network (train step 15 again with `seed=1` to find
+# out)? A Transformer block has one activation, inside its MLP; what would extra activations after the spatial
 # mixing and after the add take away from the block?
 
 # %% [markdown]

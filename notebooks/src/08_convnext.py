@@ -360,9 +360,10 @@ cl.lesson.step16_parts_so_far()
 #
 # ## A diagnostic you can run before training anything
 #
-# Why would an init cost ten points? A residual block outputs `shortcut(x) + branch(x)`. Measure, on one
-# batch of real images, how large each block's branch is against its shortcut when the network is fresh:
-# the first check a practitioner makes when a network will not learn, before blaming the data. Here are
+# Why would an init cost that much top-1 (the table above)? A residual block outputs
+# `shortcut(x) + branch(x)`. Measure, on one batch of real images, how large each block's branch is
+# against its shortcut when the network is fresh: the first check a practitioner makes when a network
+# will not learn, before blaming the data. Here are
 # steps 15 and 16 at the `cpu` profile's size (the size of the runs in the table above), and step 16 with
 # the short-run start.
 

@@ -102,6 +102,9 @@ def block_layout(step, regime: str = "resnet50", stage: int = 0, first_block: bo
         layers += [x for x in (_norm_layer(getattr(block, f"norm{i}")), _act_layer(getattr(block, f"act{i}"))) if x]
     if block.layer_scale is not None:
         layers.append(Layer("scale", f"layer scale (init {cfg.layer_scale:.0e})".replace("e-0", "e-")))
+    if block.shortcut is None:
+        raise ValueError("this block has no shortcut (shortcuts=False): the diagrams draw the roadmap's blocks, "
+                         "which all have one")
     shortcut = ()
     if not isinstance(block.shortcut, nn.Identity):
         shortcut = tuple(x for x in (_conv_layer(block.shortcut.conv), _norm_layer(block.shortcut.norm, short=True)) if x)

@@ -172,6 +172,26 @@ def experiment_result(step: int, curves: bool = False, regime: str = "resnet50",
             show_photos(history_figure(base, v, labels=[f"step {step} (reference)", f"{changed} (reference)"]))
 
 
+def experiment_by_default(step: int, regime: str = "resnet50", reference_profile: str = "cpu") -> bool:
+    """Whether a notebook trains its experiment on ``step`` without being asked: yes, except under the ``cpu``
+    profile in the notebooks where one more run would take the notebook past a lab sitting (about 30 minutes);
+    there it says so, with what the committed run of the experiment took, and how to switch it on."""
+    from ...training.paths import REFERENCE
+    from ...training.profiles import get_profile
+    from ...training.results import find_records
+
+    if get_profile().name != "cpu":
+        return True
+    committed = [v for v in find_records(REFERENCE / "variants")
+                 if v["step"] == step and v["regime"] == regime and v["profile"] == reference_profile]
+    took = (f" (the committed {reference_profile} run of it took {committed[0]['wall_time_s'] / 60:.0f} minutes on "
+            f"{committed[0]['device']})" if committed else "")
+    print(f"Under the cpu profile this experiment is off by default: one more training run{took} would take "
+          "this notebook past a lab sitting of about 30 minutes. Set train_experiment = True to train it; "
+          "its committed result is shown below either way.")
+    return False
+
+
 def reference_label(record: dict) -> str:
     """How a committed reference run is named beside the learner's: its profile, seed, data and device."""
     return (f"reference run, {record['profile']} profile, seed {record['seed']}, {record['epochs']} epochs of "

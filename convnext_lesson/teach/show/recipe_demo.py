@@ -252,3 +252,63 @@ def recipe_search_table(root: str | Path | None = None) -> str:
         lines.append("not run yet: " + "; ".join(
             f"{v} ({_changes_text(RECIPE_SEARCH_PLAN[v])})" if v in RECIPE_SEARCH_PLAN else v for v in missing))
     return "\n".join(lines)
+
+
+RECIPE_SEARCH_TIE = 0.5  # points of mean top-1: the search's tie margin (tools/recipe_search.py)
+
+
+def recipe_search_reading(root: str | Path | None = None) -> str:
+    """Each finished variant against ``base``, in points of top-1 (per network and the mean), read from the
+    records; and, when the search trained step 16 as the paper builds it while the profile now trains it with
+    the short-run start, a line that says so (its column is then not the ladder's step 16)."""
+    from ...model.roadmap import get_step
+    from ...training.profiles import get_profile
+    from ...training.results import find_records
+
+    rows, _ = recipe_search_rows(root)
+    base = next((row for row in rows if row["variant"] == "base"), None)
+    if base is None:
+        return "(base not run yet: nothing to compare with)"
+    lines = []
+    for row in rows:
+        if row is base:
+            continue
+        diffs = {s: row["top1"][s] - base["top1"][s] for s in RECIPE_SEARCH_STEPS}
+        mean = sum(diffs.values()) / len(diffs)
+        verdict = "a tie" if abs(mean) <= RECIPE_SEARCH_TIE else ("better" if mean > 0 else "worse")
+        lines.append(f"{row['variant']:24s} against base: " + ", ".join(f"step {s} {d:+.1f}" for s, d in diffs.items())
+                     + f"; mean {mean:+.1f} points: {verdict} (tie margin ±{RECIPE_SEARCH_TIE})")
+    paper = get_step(16).config
+    for record in find_records((Path(root) if root is not None else RECIPE_SEARCH_DIR) / "base"):
+        config = record["config"]
+        if (record["step"] == 16 and get_profile(record["profile"]).short_run_start
+                and (config["init"], config["layer_scale"]) == (paper.init, paper.layer_scale)):
+            lines.append(f"step 16 in this search is the paper's build (ConvNeXt's init, layer scale "
+                         f"{paper.layer_scale:g}); the {record['profile']} profile now trains step 16 with Kaiming "
+                         "init and no layer scale (notebook 08 says why), so this column is not the ladder's step 16")
+    return "\n".join(lines)
+
+
+def recipe_search_row_text(variant: str, step: int = 1, root: str | Path | None = None) -> str:
+    """One variant of the recipe search against ``base`` on one network, as the committed records have it:
+    provenance, the two top-1s and their validation top-1 epoch by epoch."""
+    from ...training.results import find_records
+    from .lesson import reference_label
+
+    root = Path(root) if root is not None else RECIPE_SEARCH_DIR
+    valid = [v for v in RECIPE_SEARCH_PLAN if v != "base"]
+    if variant not in valid:
+        raise ValueError(f"variant {variant!r} is not in the recipe search; valid: {', '.join(valid)}")
+    if step not in RECIPE_SEARCH_STEPS:
+        raise ValueError(f"step {step}: the recipe search trained steps {', '.join(map(str, RECIPE_SEARCH_STEPS))}")
+    found = {name: next((r for r in find_records(root / name) if r["step"] == step), None)
+             for name in ("base", variant)}
+    if None in found.values():
+        return f"the recipe search has no committed step-{step} run of {' and '.join(n for n, r in found.items() if r is None)} yet"
+    base, other = found["base"], found[variant]
+    lines = [f"committed {reference_label(base)} (the recipe search):",
+             f"  step {step}, base: {base['top1']:.1f}%; {variant}: {other['top1']:.1f}% "
+             f"({other['top1'] - base['top1']:+.1f} points)"]
+    for name, record in found.items():
+        lines.append(f"  val top-1 by epoch, {name + ':':24s}" + " ".join(f"{m['val_top1']:4.1f}" for m in record["history"]))
+    return "\n".join(lines)
