@@ -213,6 +213,25 @@ def test_no_markdown_types_an_accuracy_of_ours(path):
                        "from the records in a cell, or say whose number it is")
 
 
+def readme_prose(text: str) -> str:
+    """README.md without its generated parts (between ``<!-- name: begin -->`` and its end) and code blocks."""
+    text = re.sub(r"<!-- ([\w -]+): begin -->.*?<!-- \1: end -->", "", text, flags=re.DOTALL)
+    return re.sub(r"```.*?```", "", text, flags=re.DOTALL)
+
+
+def test_readme_types_no_accuracy_of_ours():
+    found = [s for part in readme_prose((ROOT / "README.md").read_text(encoding="utf-8")).split("\n\n")
+             for s in typed_accuracies(part)]
+    assert not found, (f"README.md types accuracies of ours outside its generated parts: {found}. Name the "
+                       "table row instead, or generate the sentence (tools/results_section.py)")
+
+
+def test_the_readme_rule_sees_prose_and_skips_generated_parts():
+    typed = "Our step 16 reaches 67.6% top-1."
+    assert typed_accuracies(readme_prose(f"intro\n\n{typed}\n"))
+    assert not typed_accuracies(readme_prose(f"<!-- results: begin -->\n{typed}\n<!-- results: end -->\n"))
+
+
 @pytest.mark.parametrize("typed", [
     # what notebook 02 said before its reading was printed from the records
     "RandAugment at magnitude 9 cost both networks about 10 points, and Mixup/CutMix on every batch cost 5 to 6.",

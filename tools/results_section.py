@@ -107,7 +107,7 @@ def generated() -> dict[str, str]:
     variants = [r for r in find_records(REFERENCE / "variants") if r["profile"] == "cpu"]
     times = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(TIMES.glob("*.json"))]
     return {"results": section(records, variants), "follow-ups": followups(), "step 16 parts": step16_parts(),
-            "notebook times": notebook_times(times), "cpu speed": cpu_speed()}
+            "notebook times": notebook_times(times), "cpu speed": cpu_speed(), "recipe search": recipe_search()}
 
 
 def cpu_speed() -> str:
@@ -220,6 +220,32 @@ def followups() -> str:
     runs = [r for name in FOLLOWUPS for r in find_records(FOLLOWUPS_DIR / name)]  # the parts are counted apart
     hours = sum(r["wall_time_s"] for r in runs) / 3600
     return followups_text() + f"\n\nFollow-up runs so far: {len(runs)}, {hours:.1f} h of training."
+
+
+def recipe_search() -> str:
+    """The recipe search: one row per finished variant, its provenance, and each variant against ``base``."""
+    from convnext_lesson.teach.show import recipe_demo as rd
+
+    rows, missing = rd.recipe_search_rows()
+    if not rows:
+        return "No recipe-search run is committed yet."
+    steps = rd.RECIPE_SEARCH_STEPS
+    lines = ["| variant | recipe changes | " + " | ".join(f"step {s} top-1" for s in steps) + " | mean |",
+             "| --- | --- | " + " | ".join("---:" for _ in steps) + " | ---: |"]
+    for row in rows:
+        lines.append(f"| {row['variant']} | {rd._changes_text(row['changes'])} | "
+                     + " | ".join(f"{row['top1'][s]:.1f}%" for s in steps)
+                     + f" | {sum(row['top1'].values()) / len(steps):.1f}% |")
+    provenance = "; ".join(f"{device}, profile {profile}, {dataset} at {px} px, {epochs} epochs, seed "
+                           f"{', '.join(map(str, seeds))}"
+                           for device, profile, dataset, px, epochs, seeds in sorted({r["provenance"] for r in rows}))
+    against = [f"- `{c['variant']}` against `base`: {rd.comparison_text(c)}" for c in rd.recipe_search_against_base()]
+    note = rd.recipe_search_build_note()
+    against = "\n".join(against + ([f"- {note}"] if note else []))
+    text = "\n".join(lines) + f"\n\nRuns: {provenance}; one run per cell.\n\n{against}"
+    if missing:
+        text += "\n\nNot run yet: " + ", ".join(missing) + "."
+    return text
 
 
 def markers(name: str) -> tuple[str, str]:

@@ -257,36 +257,53 @@ def recipe_search_table(root: str | Path | None = None) -> str:
 RECIPE_SEARCH_TIE = 0.5  # points of mean top-1: the search's tie margin (tools/recipe_search.py)
 
 
-def recipe_search_reading(root: str | Path | None = None) -> str:
-    """Each finished variant against ``base``, in points of top-1 (per network and the mean), read from the
-    records; and, when the search trained step 16 as the paper builds it while the profile now trains it with
-    the short-run start, a line that says so (its column is then not the ladder's step 16)."""
-    from ...model.roadmap import get_step
-    from ...training.profiles import get_profile
-    from ...training.results import find_records
-
+def recipe_search_against_base(root: str | Path | None = None) -> list[dict]:
+    """Each finished variant against ``base``, from the records: ``variant``, ``diffs`` ({step: points of
+    top-1}), ``mean`` (points) and ``verdict`` ("a tie", "better" or "worse", by the search's tie margin)."""
     rows, _ = recipe_search_rows(root)
     base = next((row for row in rows if row["variant"] == "base"), None)
-    if base is None:
-        return "(base not run yet: nothing to compare with)"
-    lines = []
-    for row in rows:
+    found = []
+    for row in rows if base is not None else []:
         if row is base:
             continue
         diffs = {s: row["top1"][s] - base["top1"][s] for s in RECIPE_SEARCH_STEPS}
         mean = sum(diffs.values()) / len(diffs)
         verdict = "a tie" if abs(mean) <= RECIPE_SEARCH_TIE else ("better" if mean > 0 else "worse")
-        lines.append(f"{row['variant']:24s} against base: " + ", ".join(f"step {s} {d:+.1f}" for s, d in diffs.items())
-                     + f"; mean {mean:+.1f} points: {verdict} (tie margin ±{RECIPE_SEARCH_TIE})")
+        found.append({"variant": row["variant"], "diffs": diffs, "mean": mean, "verdict": verdict})
+    return found
+
+
+def recipe_search_build_note(root: str | Path | None = None) -> str | None:
+    """A sentence when the search trained step 16 as the paper builds it while the profile now trains it with
+    the short-run start (its column is then not the ladder's step 16); None otherwise."""
+    from ...model.roadmap import get_step
+    from ...training.profiles import get_profile
+    from ...training.results import find_records
+
     paper = get_step(16).config
     for record in find_records((Path(root) if root is not None else RECIPE_SEARCH_DIR) / "base"):
         config = record["config"]
         if (record["step"] == 16 and get_profile(record["profile"]).short_run_start
                 and (config["init"], config["layer_scale"]) == (paper.init, paper.layer_scale)):
-            lines.append(f"step 16 in this search is the paper's build (ConvNeXt's init, layer scale "
-                         f"{paper.layer_scale:g}); the {record['profile']} profile now trains step 16 with Kaiming "
-                         "init and no layer scale (notebook 08 says why), so this column is not the ladder's step 16")
-    return "\n".join(lines)
+            return (f"step 16 in this search is the paper's build (ConvNeXt's init, layer scale {paper.layer_scale:g}); "
+                    f"the {record['profile']} profile now trains step 16 with Kaiming init and no layer scale "
+                    "(notebook 08 says why), so this column is not the ladder's step 16")
+    return None
+
+
+def comparison_text(c: dict) -> str:
+    return (", ".join(f"step {s} {d:+.1f}" for s, d in c["diffs"].items())
+            + f"; mean {c['mean']:+.1f} points: {c['verdict']} (tie margin ±{RECIPE_SEARCH_TIE})")
+
+
+def recipe_search_reading(root: str | Path | None = None) -> str:
+    """The search's variants against ``base`` as text lines, and the step-16 build note when it applies."""
+    found = recipe_search_against_base(root)
+    if not found:
+        return "(base and a variant not both run yet: nothing to compare)"
+    lines = [f"{c['variant']:24s} against base: {comparison_text(c)}" for c in found]
+    note = recipe_search_build_note(root)
+    return "\n".join(lines + ([note] if note else []))
 
 
 def recipe_search_row_text(variant: str, step: int = 1, root: str | Path | None = None) -> str:
