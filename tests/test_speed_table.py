@@ -15,6 +15,8 @@ def test_the_cpu_setup_times_the_cpu_profiles_networks_at_their_size():
     setup = speed_table.speed_setup("cpu")
     assert (setup.image_size, setup.batch_size, setup.width_mult, setup.num_classes) == (64, 64, 0.5, 10)
     assert setup.warmup >= 1 and setup.repeats >= 5
+    assert setup.channels_last and setup.threads == speed_table.usable_cores()  # as the cpu profile trains
+    assert "channels-last" in setup.description and f"{setup.threads} thread" in setup.description
     net = setup.build(16)
     assert net.config.widths == (48, 96, 192, 384) and net.config.depths == (2, 2, 6, 2)
     full = speed_table.speed_setup("cuda")
@@ -51,10 +53,13 @@ def test_conclusion_compares_only_measured_steps():
 
 
 def test_measure_steps_times_real_networks_and_keeps_every_repeat():
-    tiny = dataclasses.replace(speed_table.speed_setup("cpu"), image_size=32, batch_size=2, repeats=3)
+    # tiny tensors on one thread: a second thread only waits (several times slower on a busy CPU)
+    tiny = dataclasses.replace(speed_table.speed_setup("cpu"), image_size=32, batch_size=2, repeats=3, threads=1)
     lines = []
-    with one_thread():  # tiny tensors: a second thread only waits (several times slower on a busy CPU)
+    with one_thread():
+        before = speed_table.torch.get_num_threads()
         rows = speed_table.measure_steps([4, "kernel_7"], tiny, modes=("inference", "train"), log=lines.append)
+        assert speed_table.torch.get_num_threads() == before  # the setup's threads are put back
     assert list(rows) == [4, 9]
     row = rows[4]
     assert row.label == "depth conv" and 0 < row.gflops < rows[9].gflops

@@ -40,6 +40,7 @@ import torch
 import convnext_lesson as cl
 from convnext_lesson.training.benchmark import layer_intensity, measure_throughput
 from convnext_lesson.teach.show import speed_table
+from convnext_lesson.model.threads import cpu_threads
 import matplotlib.pyplot as plt
 cl.setup_notebook()
 
@@ -69,24 +70,25 @@ for kind in ("dwconv", "layernorm", "pwconv", "gelu"):
 #
 # ## Measured: images per second against FLOPs
 #
-# Now the real thing. Timing only means something at a size you would actually run: on a GPU the
-# full-size networks at 224 px, on a CPU the networks of the `cpu` profile (the ones notebooks 01-08 train
-# on a laptop) at their image size and batch. Each network is timed for inference and for a training step
-# (forward, backward, update) on random images: a warm-up first, then several timed repeats; we report
-# the median and show the range from the slowest to the fastest repeat. The networks take turns, one
-# repeat each, so that a busy moment on the machine slows all of them alike rather than one alone. A wide
-# range still means the machine was busy with something else: read such a run with care, or run the cell
-# again.
+# Now the real thing. Timing only means something at a size you would actually run: on a GPU the full-size
+# networks at 224 px, on a CPU the networks of the `cpu` profile (the ones notebooks 01-08 train on a laptop)
+# at their image size and batch, in the memory layout the profile trains in (channels-last) and on a fixed
+# number of threads, all the cores this process may use (the first line says how many), so that every run of
+# this cell times the same thing. Each network is timed for inference and for a training step (forward,
+# backward, update) on random images: warm-up steps first, then the timed repeats (the first line says how
+# many); we report the median and show the range from the slowest to the fastest repeat. The networks take
+# turns, one repeat each, so that a busy moment on the machine slows all of them alike rather than one alone.
+# A wide range still means the machine was busy with something else: read such a run with care, or run the
+# cell again.
 #
 # Five steps: ResNet-50 (0), the last step before the depthwise conv (3), the depthwise conv (4), the
-# large kernel after the inverted bottleneck (9) and ConvNeXt-T (16). This cell takes about a minute on
-# two CPU cores.
+# large kernel after the inverted bottleneck (9) and ConvNeXt-T (16). This is the slowest cell of the
+# notebook: it trains nothing, but it times every network many times over.
 
 # %%
 setup = speed_table.speed_setup()
 device_name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
-print(f"timing {setup.description} on {device_name}, {torch.get_num_threads()} CPU thread(s); "
-      f"warm-up {setup.warmup}, {setup.repeats} timed repeats")
+print(f"timing {setup.description} on {device_name}; warm-up {setup.warmup}, {setup.repeats} timed repeats")
 measured = speed_table.measure_steps((0, 3, 4, 9, 16), setup)
 
 # %% [markdown]
@@ -265,9 +267,10 @@ def time_images_per_s(run_once, images, repeats=5, warmup=1):
 cl.exercises.check("09.time_images_per_s", time_images_per_s)
 
 # %% [markdown]
-# Now use it. Step 4's network, timed for inference above in PyTorch's default layout (N, C, H, W): does
-# channels-last make it faster, slower, or no different on your machine? Write your prediction first, then
-# run the cell.
+# Now use it. Step 4's network, timed for inference above in channels-last (N, H, W, C in memory), the
+# layout the `cpu` profile trains in: is that faster, slower, or no different on your machine than
+# PyTorch's default layout (N, C, H, W)? Write your prediction first, then run the cell (on the table's
+# threads).
 
 # %%
 my_prediction = None   # "faster", "slower" or "no clear difference"
@@ -281,7 +284,8 @@ for layout in (torch.contiguous_format, torch.channels_last):
         with torch.inference_mode():
             net(batch)
 
-    results[str(layout).removeprefix("torch.")] = time_images_per_s(run_once, setup.batch_size)
+    with cpu_threads(setup.threads):
+        results[str(layout).removeprefix("torch.")] = time_images_per_s(run_once, setup.batch_size)
 if None in results.values():
     print("Nothing measured yet: write time_images_per_s above, then run this cell again.")
 else:

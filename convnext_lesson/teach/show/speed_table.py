@@ -16,6 +16,7 @@ import torch
 from ...model.counting import count_flops
 from ...model.network import Network
 from ...model.roadmap import get_step
+from ...model.threads import cpu_threads
 from ...training.benchmark import REFERENCE_THROUGHPUT, measure_throughput
 from ...training.profiles import get_profile, scale_config
 from ...training.runtime import default_device
@@ -43,6 +44,8 @@ class SpeedSetup:
     warmup: int  # untimed steps first: allocation, caches, cudnn's choice of kernels
     repeats: int  # timed repeats; the median is reported, the range (lowest to highest) shown
     iters_per_repeat: int
+    threads: int | None = None  # torch's CPU threads while timing (None: as they are); fixed, so that a
+    # notebook kernel started on one thread (nbval's) and a learner's on all cores time the same thing
 
     def build(self, step) -> Network:
         cfg = scale_config(get_step(step).config, self.width_mult, self.depth_mult)
@@ -56,10 +59,20 @@ def speed_setup(device: str | None = None) -> SpeedSetup:
         return SpeedSetup("full-size networks, 224 px, batch 64, channels-last, mixed precision (as training)",
                           1.0, 1.0, 1000, 224, 64, True, warmup=3, repeats=10, iters_per_repeat=2)
     cpu = get_profile("cpu")
+    threads = cpu.threads or usable_cores()
+    layout = "channels-last" if cpu.channels_last else "PyTorch's default memory layout"
     return SpeedSetup(f"the cpu profile's networks (widths x{cpu.width_mult:g}, depths x{cpu.depth_mult:.2g}), "
-                      f"{cpu.image_size} px, batch {cpu.batch_size}, float32, PyTorch's default memory layout",
-                      cpu.width_mult, cpu.depth_mult, 10, cpu.image_size, cpu.batch_size, False,
-                      warmup=1, repeats=5, iters_per_repeat=1)
+                      f"{cpu.image_size} px, batch {cpu.batch_size}, float32, {layout} (as the profile trains), "
+                      f"PyTorch's convolutions, {threads} thread{'s' if threads > 1 else ''}",
+                      cpu.width_mult, cpu.depth_mult, 10, cpu.image_size, cpu.batch_size, cpu.channels_last,
+                      warmup=2, repeats=7, iters_per_repeat=1, threads=threads)
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on (its affinity where the OS tells it, else the machine's count)."""
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 @dataclass
@@ -110,11 +123,12 @@ def measure_steps(steps, setup: SpeedSetup, modes=("inference", "train"), log=pr
     models = {get_step(step).index: setup.build(step) for step in steps}
     rows = {index: StepSpeed(index, get_step(index).label, count_flops(model, setup.image_size),
                              {mode: Timing([]) for mode in modes}) for index, model in models.items()}
-    for mode in modes:
-        for repeat in range(setup.repeats):
-            for index, model in models.items():
-                rate = _time_once(model, setup, mode, setup.warmup if repeat == 0 else 0)
-                rows[index].timings[mode].rates.append(rate)
+    with cpu_threads(setup.threads):
+        for mode in modes:
+            for repeat in range(setup.repeats):
+                for index, model in models.items():
+                    rate = _time_once(model, setup, mode, setup.warmup if repeat == 0 else 0)
+                    rows[index].timings[mode].rates.append(rate)
     if log:
         for row in rows.values():
             log(format_row(row))
