@@ -462,6 +462,76 @@ print("eight images learned by heart (loss under 0.05 in the last 20 steps):", m
 # images with their labels, as notebook 00 does.
 
 # %% [markdown]
+# **A third check: what flows through each stage.** A network can pass both checks above and still train
+# badly because one part of it is silent or exploding. Look inside on one batch of the fresh network:
+# the size (standard deviation) of each stage's output in the forward pass, and of the gradient that
+# reaches each stage's weights in the backward pass. Forward hooks collect the first without changing
+# the network; the second is in each parameter's `.grad` after `backward()`.
+
+# %%
+torch.manual_seed(0)
+net = cl.Network(plan.config, plan.num_classes)
+outputs = {}
+hooks = [stage.register_forward_hook(lambda module, inputs, output, k=k: outputs.__setitem__(k, output.detach()))
+         for k, stage in enumerate(net.stages)]
+F.cross_entropy(net(x), y).backward()
+for hook in hooks:
+    hook.remove()
+
+stats = {}
+for k, stage in enumerate(net.stages):
+    grad_norm = torch.sqrt(sum(p.grad.pow(2).sum() for p in stage.parameters())).item()
+    weight_norm = torch.sqrt(sum(p.detach().pow(2).sum() for p in stage.parameters())).item()
+    stats[k + 1] = (outputs[k].std().item(), (outputs[k] == 0).float().mean().item(), grad_norm / weight_norm)
+    print(f"stage {k + 1}: output std {stats[k + 1][0]:6.3f}, exactly zero {stats[k + 1][1]:4.0%} "
+          f"(after the last ReLU) | gradient / weight norm {stats[k + 1][2]:.2e}")
+
+# %% tags=["nbval-check-output"]
+print("every stage's output std between 0.1 and 10:", all(0.1 < std < 10 for std, _, _ in stats.values()))
+print("no stage dead (under 95% zeros):", all(zeros < 0.95 for _, zeros, _ in stats.values()))
+print("every stage gets a gradient:", all(ratio > 0 for _, _, ratio in stats.values()))
+
+# %% [markdown]
+# Healthy looks like this: outputs of about the same size from stage to stage (BatchNorm and Kaiming's
+# init see to that), about half of each ReLU's outputs zero, and a gradient in every stage, relative to
+# its weights, within a factor of a few hundred of the others. A stage whose outputs are all zero (a dead
+# ReLU stage), an output std growing tenfold per stage, or a gradient ratio many orders of magnitude
+# below the others' is a bug to find before the long run. Notebook 08 uses the same idea on each residual
+# block, and finds why one way of starting step 16 cannot train in a short run.
+#
+# ## Your loop is the Trainer
+#
+# The five lines above are all the package's `Trainer` does in a step; the rest is bookkeeping
+# (batches, mixing, the schedule, checkpoints, records). Prove it: the next cell builds the Trainer of
+# `cl.train(1)` under your profile (its network, data, recipe and seed), and runs three of its steps
+# beside three of *your* step function, from the same weights on the same batches, mixed by the same
+# random numbers. The Trainer's optimizer (AdamW with the recipe's weight-decay groups), its scheduler
+# (warmup, then cosine) and its loss (with label smoothing) are handed to your function.
+
+# %%
+from convnext_lesson.teach.lab import own_loop
+
+def my_train_step(model, optimizer, scheduler, criterion, x, y):
+    loss = criterion(model(x), y)   # forward and loss (y: soft targets when the batch was mixed)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    scheduler.step()                # the learning rate of the next step
+    return loss
+
+check = own_loop.compare_with_trainer(my_train_step, steps=3)
+print(check)
+
+# %% tags=["nbval-check-output"]
+print("same weights as the Trainer after three steps, bit for bit:", check.same_weights)
+
+# %% [markdown]
+# Bit for bit, not approximately: the same operations in the same order give the same floating-point
+# numbers. **Break it on purpose** again: move `optimizer.zero_grad()` below `optimizer.step()` (so
+# the first step is right and every later one adds two steps' gradients), or drop `scheduler.step()`.
+# Which step's loss differs first, and why not the first?
+
+# %% [markdown]
 # ## Train it: step 0 against step 1
 #
 # Now the comparison of the roadmap's first step: the same network, trained once with each recipe, sized by
@@ -506,7 +576,7 @@ cl.lesson.plot_history(run0, run1)
 print(rd.recipe_search_table())
 print()
 print(rd.recipe_search_reading())
-for step, records in cl.reference_results("resnet50", "cpu").items():   # the same run, two seeds
+for step, records in cl.reference_results("resnet50", "cpu").items():   # the same run, several seeds
     if len(records) > 1:
         print(f"seed to seed (committed reference runs, cpu profile): step {step}: "
               + ", ".join(f"seed {r['seed']} {r['top1']:.1f}%" for r in records))
