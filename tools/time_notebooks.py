@@ -180,9 +180,31 @@ def time_paragraph(record: dict | None, colab: dict | None = None) -> str:
     return text
 
 
+# a notebook whose experiment is off under cpu (to stay within a lab sitting) says so in its source
+EXPERIMENT_OFF = re.compile(r"cl\.lesson\.experiment_by_default\((\d+)\)")
+
+
+def experiment_off_note(notebook: str, sources: Path = NOTEBOOKS / "src",
+                        variants: Path = ROOT / "convnext_lesson" / "reference" / "variants") -> str:
+    """For a notebook that trains its experiment only when asked under ``cpu`` (its source calls
+    ``cl.lesson.experiment_by_default(step)``): a sentence that says so, with what the committed ``cpu`` run
+    of the experiment took (read from its record); "" for every other notebook."""
+    source = sources / f"{notebook}.py"
+    found = EXPERIMENT_OFF.search(source.read_text(encoding="utf-8")) if source.exists() else None
+    if not found:
+        return ""
+    step = int(found[1])
+    runs = [r for r in results.find_records(variants) if r["step"] == step and r["profile"] == "cpu"]
+    took = (f" (the committed `cpu` run of it took {time_phrase(runs[0])} on {runs[0]['device']})" if runs else "")
+    return (f" Under `cpu` the notebook's experiment is off by default, to keep it within a lab sitting: it is one "
+            f"more training run{took}; `train_experiment = True` in its cell trains it.")
+
+
 def notebook_paragraph(notebook: str, records: Path = RECORDS) -> str:
-    """The Time paragraph of ``notebook`` from the committed records (``cpu``, and ``colab`` if timed)."""
-    return time_paragraph(read_record(notebook, "cpu", records), read_record(notebook, "colab", records))
+    """The Time paragraph of ``notebook`` from the committed records (``cpu``, and ``colab`` if timed), with
+    ``experiment_off_note`` where it applies."""
+    text = time_paragraph(read_record(notebook, "cpu", records), read_record(notebook, "colab", records))
+    return text + experiment_off_note(notebook)
 
 
 def write(record: dict, path: Path) -> None:
