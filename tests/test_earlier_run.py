@@ -42,3 +42,22 @@ def test_an_experiments_committed_runs_are_shown_labelled_beside_the_steps_own(m
     capsys.readouterr()
     cl.lesson.experiment_result(4)
     assert capsys.readouterr().out == "No committed cpu experiment on step 4 yet.\n"
+
+
+def test_a_smoke_runs_curves_get_the_committed_run_of_the_same_network_beside_them():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    [committed] = [r for r in cl.reference_results("resnet50", "cpu")[1] if r["seed"] == 0]
+    smoke = {**committed, "profile": "smoke", "history": committed["history"][:3]}  # a smoke run's record, say
+    fig = cl.lesson.history_figure(smoke, reference="cpu")
+    loss, top1, lr = fig.axes
+    names = [t.get_text() for t in top1.get_legend().get_texts()]
+    assert names == ["step 1 (smoke, imagenette)", "step 1 (smoke, imagenette): committed cpu run, seed 0"]
+    assert [line.get_linestyle() for line in top1.lines] == ["-", "--"]
+    assert list(top1.lines[1].get_ydata()) == [m["val_top1"] for m in committed["history"]]
+    alone = cl.lesson.history_figure(committed, reference="cpu")  # a cpu run is its own reference: no twin
+    assert len(alone.axes[1].lines) == 1
+    other_seed = {**smoke, "seed": 7}  # no committed run of seed 7: nothing added
+    assert len(cl.lesson.history_figure(other_seed, reference="cpu").axes[1].lines) == 1
+    assert len(cl.lesson.history_figure(smoke).axes[1].lines) == 1  # the figure alone adds nothing by default

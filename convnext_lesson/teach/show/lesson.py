@@ -198,35 +198,56 @@ def reference_label(record: dict) -> str:
             f"{record['dataset']['name']} at {record['image_size']} px, on {record['device']}")
 
 
-def plot_history(*runs, labels=None):
+def plot_history(*runs, labels=None, reference: str | None = "cpu"):
     """Training curves of one or more runs (or their records): train loss, validation top-1 and the learning
-    rate per epoch; ``labels`` names each curve (default: its step, profile and dataset)."""
+    rate per epoch; ``labels`` names each curve (default: its step, profile and dataset). Beside each run of
+    another profile, the committed ``reference`` run of the same network and seed (dashed, same colour),
+    where there is one: how the change trains at a real size, next to a run that only proves the code runs."""
     import matplotlib.pyplot as plt
 
-    history_figure(*runs, labels=labels)
+    history_figure(*runs, labels=labels, reference=reference)
     plt.show()
 
 
-def history_figure(*runs, labels=None):
+def committed_reference(record: dict, reference_profile: str = "cpu") -> dict | None:
+    """The committed run of ``reference_profile`` with the same step, regime, overrides and seed as ``record``."""
+    from ...training import paths
+    from ...training.results import find_records
+
+    folder = "variants" if record.get("overrides") else "runs"
+    return next((r for r in find_records(paths.REFERENCE / folder)
+                 if (r["step"], r["regime"], r["profile"], r["seed"], r.get("overrides") or {})
+                 == (record["step"], record["regime"], reference_profile, record["seed"], record.get("overrides") or {})),
+                None)
+
+
+def history_figure(*runs, labels=None, reference: str | None = None):
     """The figure ``plot_history`` shows, returned (to show it as a JPEG, say: ``notebook.show_photos``)."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
-    for run in runs:
+    for k, run in enumerate(runs):
         record = getattr(run, "record", run)
-        history = record["history"]
-        epochs = [m["epoch"] for m in history]
-        label = (labels[runs.index(run)] if labels else
+        label = (labels[k] if labels else
                  f"step {record['step']} ({'reference, ' if getattr(run, 'reference', False) else ''}"
                  f"{record['profile']}, {record['dataset']['name']})")
-        axes[0].plot(epochs, [m["train_loss"] for m in history], "o-", label=label)
-        axes[1].plot(epochs, [m["val_top1"] for m in history], "o-", label=label)
-        axes[2].plot(epochs, [m["lr"] for m in history], "o-", label=label)
+        curves = [(record, label, "o-")]
+        committed = (committed_reference(record, reference)
+                     if reference and record["profile"] != reference and not getattr(run, "reference", False)
+                     else None)
+        if committed is not None:
+            curves.append((committed, f"{label}: committed {reference} run, seed {committed['seed']}", "--"))
+        for shown, name, style in curves:
+            history = shown["history"]
+            epochs = [m["epoch"] for m in history]
+            for ax, key in zip(axes, ("train_loss", "val_top1", "lr")):
+                ax.plot(epochs, [m[key] for m in history], style, color=f"C{k}", label=name,
+                        markersize=4 if style == "o-" else None)
     for ax, title in zip(axes, ("train loss", "validation top-1 (%)", "learning rate (end of epoch)")):
         ax.set(title=title, xlabel="epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=8)
+    axes[1].legend(fontsize=7)
     fig.tight_layout()
     return fig
