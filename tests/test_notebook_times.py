@@ -178,11 +178,15 @@ def typed_times(markdown: str) -> list[str]:
     return [s for s in sentences if TYPED.search(s) and not PAPERS.search(s)]
 
 
+def typed_in_markdown(path: Path, rule) -> list[tuple[int, str]]:
+    """(cell index, sentence) for every sentence ``rule`` finds in the notebook's markdown cells."""
+    notebook = nbformat.read(path, as_version=4)
+    return [(i, s) for i, cell in enumerate(notebook.cells) if cell.cell_type == "markdown" for s in rule(cell.source)]
+
+
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem[:2])
 def test_no_markdown_types_a_time_of_ours(path):
-    notebook = nbformat.read(path, as_version=4)
-    found = [(i, s) for i, cell in enumerate(notebook.cells) if cell.cell_type == "markdown"
-             for s in typed_times(cell.source)]
+    found = typed_in_markdown(path, typed_times)
     assert not found, (f"{path.name}: markdown types a time of ours (it goes stale): {found}. Point at the Time "
                        "paragraph (written from the records) instead, or say the number is the paper's")
 
@@ -206,9 +210,7 @@ def typed_accuracies(markdown: str) -> list[str]:
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")), ids=lambda p: p.stem[:2])
 def test_no_markdown_types_an_accuracy_of_ours(path):
-    notebook = nbformat.read(path, as_version=4)
-    found = [(i, s) for i, cell in enumerate(notebook.cells) if cell.cell_type == "markdown"
-             for s in typed_accuracies(cell.source)]
+    found = typed_in_markdown(path, typed_accuracies)
     assert not found, (f"{path.name}: markdown types an accuracy of ours (it goes stale): {found}. Print it "
                        "from the records in a cell, or say whose number it is")
 

@@ -4,29 +4,21 @@ import pytest
 from convnext_lesson.teach.lab import own_loop
 
 
-def five_lines(model, optimizer, scheduler, criterion, x, y):
-    loss = criterion(model(x), y)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    scheduler.step()
-    return loss
+def make_step(zero_grad: bool = True, schedule: bool = True):
+    """The five-line step, or one with ``zero_grad`` or the scheduler's step left out."""
+    def train_step(model, optimizer, scheduler, criterion, x, y):
+        loss = criterion(model(x), y)
+        if zero_grad:
+            optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if schedule:
+            scheduler.step()
+        return loss
+    return train_step
 
 
-def no_zero_grad(model, optimizer, scheduler, criterion, x, y):
-    loss = criterion(model(x), y)
-    loss.backward()
-    optimizer.step()
-    scheduler.step()
-    return loss
-
-
-def no_scheduler(model, optimizer, scheduler, criterion, x, y):
-    loss = criterion(model(x), y)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return loss
+five_lines, no_zero_grad, no_scheduler = make_step(), make_step(zero_grad=False), make_step(schedule=False)
 
 
 @pytest.mark.parametrize("step", [1, 16])  # step 16: LayerNorm, drop path, separate downsampling
@@ -37,7 +29,7 @@ def test_the_five_lines_are_the_trainer(step):
     assert "every weight identical to the Trainer's: True" in str(check)
 
 
-@pytest.mark.parametrize("broken", [no_zero_grad, no_scheduler])
+@pytest.mark.parametrize("broken", [no_zero_grad, no_scheduler], ids=["no zero_grad", "no scheduler"])
 def test_a_broken_step_is_caught_and_the_first_step_is_still_right(broken):
     check = own_loop.compare_with_trainer(broken, steps=3, profile="smoke")
     assert not check.same_weights and check.first_difference is not None
