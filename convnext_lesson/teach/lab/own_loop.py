@@ -63,10 +63,13 @@ def trainer_for(step: int = 1, profile=None, **options) -> Trainer:
                    seed=plan.seed, run_dir=run_dir, spec={})
 
 
-def compare_with_trainer(train_step, steps: int = 3, step: int = 1, profile=None, **options) -> LoopCheck:
+def compare_with_trainer(train_step, steps: int = 3, step: int = 1, profile=None, device: str = "cpu",
+                         **options) -> LoopCheck:
     """Run ``steps`` optimizer steps of the Trainer and of ``train_step(model, optimizer, scheduler, criterion,
-    x, y)`` (which returns the loss) side by side, from the same weights on the same mixed batches."""
-    trainer = trainer_for(step, profile, **options)
+    x, y)`` (which returns the loss) side by side, from the same weights on the same mixed batches. On the CPU
+    by default, also where a GPU is: a GPU's mixed precision and its backward kernels' atomic adds would make
+    two identical steps differ in their last bits."""
+    trainer = trainer_for(step, profile, device=device, **options)
     mine = copy.deepcopy(trainer.raw_model)  # the same weights, in the same memory layout
     optimizer = make_optimizer(mine, trainer.recipe)
     scheduler = make_scheduler(optimizer, trainer.recipe, trainer.total_steps)
