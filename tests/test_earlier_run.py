@@ -56,8 +56,10 @@ def test_a_smoke_runs_curves_get_the_committed_run_of_the_same_network_beside_th
     assert names == ["step 1 (smoke, imagenette)", "step 1 (smoke, imagenette): committed cpu run, seed 0"]
     assert [line.get_linestyle() for line in top1.lines] == ["-", "--"]
     assert list(top1.lines[1].get_ydata()) == [m["val_top1"] for m in committed["history"]]
-    alone = cl.lesson.history_figure(committed, reference="cpu")  # a cpu run is its own reference: no twin
+    alone = cl.lesson.history_figure(committed, reference="cpu")  # the committed run itself: no twin
     assert len(alone.axes[1].lines) == 1
+    other_kernels = {**committed, "history": [{**m, "val_top1": m["val_top1"] - 0.5} for m in committed["history"]]}
+    assert len(cl.lesson.history_figure(other_kernels, reference="cpu").axes[1].lines) == 2  # a cpu run that differs
     other_seed = {**smoke, "seed": 7}  # no committed run of seed 7: nothing added
     assert len(cl.lesson.history_figure(other_seed, reference="cpu").axes[1].lines) == 1
     assert len(cl.lesson.history_figure(smoke).axes[1].lines) == 1  # the figure alone adds nothing by default

@@ -200,9 +200,10 @@ def reference_label(record: dict) -> str:
 
 def plot_history(*runs, labels=None, reference: str | None = "cpu"):
     """Training curves of one or more runs (or their records): train loss, validation top-1 and the learning
-    rate per epoch; ``labels`` names each curve (default: its step, profile and dataset). Beside each run of
-    another profile, the committed ``reference`` run of the same network and seed (dashed, same colour),
-    where there is one: how the change trains at a real size, next to a run that only proves the code runs."""
+    rate per epoch; ``labels`` names each curve (default: its step, profile and dataset). Beside each run, the
+    committed ``reference`` run of the same network and seed (dashed, same colour), where there is one and it
+    is not that very run: how the change trains at a real size beside a run that only proves the code runs,
+    or beside a ``cpu`` run on other kernels or threads (docs/findings.md: they round differently)."""
     import matplotlib.pyplot as plt
 
     history_figure(*runs, labels=labels, reference=reference)
@@ -234,9 +235,8 @@ def history_figure(*runs, labels=None, reference: str | None = None):
                  f"{record['profile']}, {record['dataset']['name']})")
         curves = [(record, label, "o-")]
         committed = (committed_reference(record, reference)
-                     if reference and record["profile"] != reference and not getattr(run, "reference", False)
-                     else None)
-        if committed is not None:
+                     if reference and not getattr(run, "reference", False) else None)
+        if committed is not None and committed["history"] != record["history"]:  # not the committed run itself
             curves.append((committed, f"{label}: committed {reference} run, seed {committed['seed']}", "--"))
         for shown, name, style in curves:
             history = shown["history"]
