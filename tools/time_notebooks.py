@@ -125,8 +125,10 @@ def time_phrase(record: dict) -> str:
 # committed, its notebook's Time paragraph says so (a new record has another commit, and the sentence goes).
 # What is said here is words only: every number of the paragraph is read from the record.
 EARLIER_VERSION = {
-    "08_convnext": ("b716baa00500ac3dc4e6abc538dd1d71037a7011",
-                    "which trained as many runs of the same network (its experiment was another one)"),
+    **{notebook: ("b716baa00500ac3dc4e6abc538dd1d71037a7011", "which trained the same networks as this version")
+       for notebook in ("03_macro_design", "04_resnextify", "05_inverted_bottleneck")},
+    "06_large_kernels": ("b716baa00500ac3dc4e6abc538dd1d71037a7011",
+                         "which also trained its experiment, on by default then"),
 }
 # what a record's note says when the machine also did other work while the notebook ran
 SHARED = re.compile(r"\b(shared|also carried|other work|foreground|busy)\b", re.IGNORECASE)
