@@ -27,6 +27,9 @@ def test_variants_are_compared_with_their_own_step_and_seed():
                                    records)
     assert "| 9 | kernel_size=13 | 61.5 | 60.0 | +1.5 | 10.0 min |" in table
     assert "| 6 | expansion=2 | 58.0 | not run yet |  | 10.0 min |" in table
+    elsewhere = {**record(9, 0, 55.0, {"kernel_size": 3}), "device": "cpu (2 cores, Intel Xeon, AVX512)"}
+    assert "| 9 | kernel_size=3 | 55.0 | 60.0 (another CPU) | -5.0 | 10.0 min |" in tool["variants_table"]([elsewhere],
+                                                                                                    records)
 
 
 def test_section_totals_every_run_and_names_the_provenance():

@@ -61,7 +61,8 @@ def variants_table(variants: list[dict], records: list[dict]) -> str:
     for v in sorted(variants, key=lambda v: (v["step"], str(v["overrides"]))):
         changed = ", ".join(f"{k}={val}" for k, val in v["overrides"].items())
         base = plain.get((v["step"], v["seed"]))
-        versus = (f"{base['top1']:.1f} | {v['top1'] - base['top1']:+.1f}" if base else "not run yet | ")
+        other_cpu = " (another CPU)" if base and base["device"] != v["device"] else ""
+        versus = (f"{base['top1']:.1f}{other_cpu} | {v['top1'] - base['top1']:+.1f}" if base else "not run yet | ")
         lines.append(f"| {v['step']} | {changed} | {v['top1']:.1f} | {versus} | {minutes(v['wall_time_s'])} |")
     return "\n".join(lines)
 
@@ -81,7 +82,9 @@ def section(records: list[dict], variants: list[dict]) -> str:
              "standard deviation of that difference, from the seed repeats):",
              effects_table(records)]
     if variants:
-        parts += ["**The notebooks' experiments** (one change to a step, the same profile and seed):",
+        parts += ["**The notebooks' experiments** (one change to a step, the same profile and seed; \"another CPU\": "
+                  "the step's own run was trained on another kind of CPU, whose rounding alone moves a run, so the "
+                  "difference is not the change's alone, docs/findings.md):",
                   variants_table(variants, records)]
     parts.append(f"CPU time: {len(every)} runs, {total / 3600:.1f} h of training in all (wall time, as recorded; "
                  f"a run's `note` says when other work shared the machine).")

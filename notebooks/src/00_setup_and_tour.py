@@ -12,9 +12,9 @@
 # run, and gives you a first look at the whole roadmap. It trains nothing.
 #
 # <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
-# **Time:** `cpu` **10 s**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD EPYC,
-# AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03. It trains none of the roadmap's
-# runs. `colab`: not timed on a T4 yet.
+# **Time:** `cpu` **10 s**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, Intel(R)
+# Xeon(R) Processor, AVX512), torch 2.14.1+cu130, 2026-12-07. It trains none of the roadmap's runs. `colab`:
+# not timed on a T4 yet.
 # <!-- time: end -->
 #
 # The time above is with the offline Imagenette pack already unpacked: a first run also unpacks it.

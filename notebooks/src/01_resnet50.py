@@ -13,11 +13,11 @@
 # (ResNet-50 without its shortcuts).
 #
 # <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
-# **Time:** `cpu` **3 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD EPYC,
-# AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03: 1 training run, 143 s. `smoke`
-# (what the tests run) trains each network for seconds. `colab`: not timed on a T4 yet. The training cells
-# print their progress, epoch by epoch. On another CPU, `python -m convnext_lesson cpu-speed` measures how
-# fast it trains these networks.
+# **Time:** `cpu` **5 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, Intel(R)
+# Xeon(R) Processor, AVX512), torch 2.14.1+cu130, 2026-12-07: 2 training runs, 125-152 s each. `smoke` (what
+# the tests run) trains each network for seconds. `colab`: not timed on a T4 yet. The training cells print
+# their progress, epoch by epoch. On another CPU, `python -m convnext_lesson cpu-speed` measures how fast it
+# trains these networks.
 # <!-- time: end -->
 
 # %% [markdown]

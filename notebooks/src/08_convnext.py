@@ -18,14 +18,12 @@
 # points · read the paper's comparison with Swin-T and ResNet-50 · do three exercises and one experiment.
 #
 # <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
-# **Time:** `cpu` **17 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD
-# EPYC, AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03, after the notebooks before
-# it (their 19 runs were already in the runs folder: a run already there is loaded, not trained again): 2
-# training runs, 465-484 s each. `smoke` (what the tests run) trains each network for seconds. The record is
-# of an earlier version of this notebook (commit b716baa), which trained as many runs of the same network (its
-# experiment was another one): this version is not timed end to end yet. `colab`: not timed on a T4 yet. The
-# training cells print their progress, epoch by epoch. On another CPU, `python -m convnext_lesson cpu-speed`
-# measures how fast it trains these networks.
+# **Time:** `cpu` **15 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, Intel(R)
+# Xeon(R) Processor, AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-07, after the
+# notebooks before it (their 23 runs were already in the runs folder: a run already there is loaded, not
+# trained again): 2 training runs, 439-454 s each. `smoke` (what the tests run) trains each network for
+# seconds. `colab`: not timed on a T4 yet. The training cells print their progress, epoch by epoch. On another
+# CPU, `python -m convnext_lesson cpu-speed` measures how fast it trains these networks.
 # <!-- time: end -->
 
 # %%

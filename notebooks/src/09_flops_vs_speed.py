@@ -3,10 +3,9 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/convnext-lesson/convnext-lesson/blob/v0.1.0/notebooks/09_flops_vs_speed.ipynb)
 #
 # <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
-# **Time:** `cpu` **20 s**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD EPYC,
-# AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03, after the notebooks before it
-# (their 21 runs were already in the runs folder: a run already there is loaded, not trained again). It trains
-# none of the roadmap's runs. `colab`: not timed on a T4 yet.
+# **Time:** `cpu` **20 s**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, Intel(R)
+# Xeon(R) Processor, AVX512), torch 2.14.1+cu130, 2026-12-07. It trains none of the roadmap's runs. `colab`:
+# not timed on a T4 yet.
 # <!-- time: end -->
 #
 # On a CPU this notebook times the networks of the `cpu` profile whatever the profile is; on a GPU it times

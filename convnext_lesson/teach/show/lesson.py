@@ -166,6 +166,10 @@ def experiment_result(step: int, curves: bool = False, regime: str = "resnet50",
         band = 2 * spread * math.sqrt(2)  # two single runs: twice the sd of a difference of two seeds
         print(f"  step {step} itself, same seed: top-1 {base['top1']:.1f}%; difference {v['top1'] - base['top1']:+.1f} "
               f"points; two seeds of one network differ by up to about ±{band:.1f} (the ladder's spread)")
+        if base["device"] != v["device"]:
+            print(f"  careful: the step's run is from another CPU ({base['device']}); a run repeats exactly only on "
+                  "its own kind of CPU, so this difference holds the change and the two CPUs' rounding together "
+                  "(docs/findings.md)")
         for name, run in ((f"step {step}", base), (changed, v)):
             print(f"  val top-1 by epoch, {name + ':':24s}" + " ".join(f"{m['val_top1']:4.1f}" for m in run["history"]))
         if curves:
