@@ -120,7 +120,7 @@ def test_a_notebook_whose_experiment_is_off_under_cpu_says_so_in_its_time_line(t
            if tool.experiment_off_note(path.stem)}
     assert off == {"06_large_kernels", "07_micro_design"}  # the two that would pass about 30 minutes with it
     (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "99_x.py").write_text("train_experiment = cl.lesson.experiment_by_default(9)\n")
+    (tmp_path / "src" / "99_x.py").write_text("train_experiment = cl.lesson.experiment_by_default(9)\n", encoding="utf-8")
     note = tool.experiment_off_note("99_x", tmp_path / "src", tool.ROOT / "convnext_lesson" / "reference" / "variants")
     record = next(r for r in tool.results.find_records(tool.ROOT / "convnext_lesson" / "reference" / "variants")
                   if r["step"] == 9 and r["profile"] == "cpu")
