@@ -331,19 +331,22 @@ for name, model in (("dense (1 group)", cl.build_model(5, depthwise=False)),
 # field for 32 groups, but `depthwise=False` gives the dense conv):
 
 # %%
-run_dense = cl.train(5, depthwise=False)
+train_experiment = cl.lesson.experiment_by_default(5)
+if train_experiment:
+    run_dense = cl.train(5, depthwise=False)
 
 # %% tags=["nbval-check-output"]
-print("finished all planned epochs:", len(run_dense.history) == cl.plan_run(5, depthwise=False).epochs)
-print("dense 3x3 convs:", run_dense.record["config"]["depthwise"] is False,
-      "| top-1 between 0 and 100:", 0 <= run_dense.top1 <= 100)
+if train_experiment:
+    print("finished all planned epochs:", len(run_dense.history) == cl.plan_run(5, depthwise=False).epochs)
+    print("dense 3x3 convs:", run_dense.record["config"]["depthwise"] is False,
+          "| top-1 between 0 and 100:", 0 <= run_dense.top1 <= 100)
 
 # %% [markdown]
 # **What does it mean?** Look at the three rows: how much of the saving comes from going from 1 group
 # to 32, and how much from 32 to depthwise? Which would you widen, if the budget were step 4's GFLOPs?
-# Then compare your runs: `print(run5.top1, run_dense.top1)`. Under the `smoke` profile both numbers are
-# noise; with the `cpu` profile or a GPU, is what the dense network gains (if anything) worth its extra
-# GFLOPs? The paper's answer is step 5: make the conv depthwise and spend the saving on width.
+# If you trained it, compare your runs: `print(run5.top1, run_dense.top1)`. Under the `smoke` profile
+# both numbers are noise; with the `cpu` profile or a GPU, is what the dense network gains (if anything)
+# worth its extra GFLOPs? The paper's answer is step 5: make the conv depthwise and spend the saving on width.
 
 # %% [markdown]
 # **Our committed runs.** Once you have your own answer: the same experiment as the project's reference
