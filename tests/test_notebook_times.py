@@ -137,14 +137,6 @@ def test_a_shared_machine_is_said_in_words_not_in_the_notes():
     assert "a machine shared with other work" in text and "foreground" not in text and "editing" not in text
 
 
-def test_an_earlier_versions_record_says_so_until_a_new_record_comes():
-    assert tool.EARLIER_VERSION and not any(re.search(r"\d", words) for _, words in tool.EARLIER_VERSION.values())
-    for notebook, (commit, words) in tool.EARLIER_VERSION.items():
-        old = tool.time_paragraph({**RECORD, "notebook": notebook, "git_commit": commit})
-        assert words in old and f"(commit {commit[:7]})" in old and "this version is not timed end to end yet" in old
-        assert words not in tool.time_paragraph({**RECORD, "notebook": notebook, "git_commit": "0" * 40})
-
-
 def test_comment_lines_wrap_as_the_sources_do():
     text = tool.time_paragraph(RECORD) + " and a list: 1. item - 2) # > x"
     lines = build.comment_lines(text)

@@ -121,15 +121,6 @@ def time_phrase(record: dict) -> str:
     return f"{round(seconds, -1):.0f} s" if seconds < 90 else f"{round(seconds / 60)} minutes"
 
 
-# A record timed on an earlier version of its notebook, by the commit it records: while that record is the one
-# committed, its notebook's Time paragraph says so (a new record has another commit, and the sentence goes).
-# What is said here is words only: every number of the paragraph is read from the record.
-EARLIER_VERSION = {
-    **{notebook: ("b716baa00500ac3dc4e6abc538dd1d71037a7011", "which trained the same networks as this version")
-       for notebook in ("03_macro_design", "04_resnextify", "05_inverted_bottleneck")},
-    "06_large_kernels": ("b716baa00500ac3dc4e6abc538dd1d71037a7011",
-                         "which also trained its experiment, on by default then"),
-}
 # what a record's note says when the machine also did other work while the notebook ran
 SHARED = re.compile(r"\b(shared|also carried|other work|foreground|busy)\b", re.IGNORECASE)
 
@@ -170,10 +161,6 @@ def time_paragraph(record: dict | None, colab: dict | None = None) -> str:
                  "`smoke` (what the tests run) trains each network for seconds.")
     else:
         text += ". It trains none of the roadmap's runs."
-    earlier = EARLIER_VERSION.get(record["notebook"])
-    if earlier and record.get("git_commit") == earlier[0]:
-        text += (f" The record is of an earlier version of this notebook (commit {record['git_commit'][:7]}), "
-                 f"{earlier[1]}: this version is not timed end to end yet.")
     text += (f" `colab` **{time_phrase(colab)}** on {colab['device']}." if colab
              else " `colab`: not timed on a T4 yet.")
     if trained:

@@ -19,14 +19,12 @@
 # experiment of your own: a stage ratio the paper did not adopt.
 #
 # <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
-# **Time:** `cpu` **23 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD
-# EPYC, AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03, after the notebooks before
-# it (their 2 runs were already in the runs folder: a run already there is loaded, not trained again): 3
-# training runs, 385-612 s each. `smoke` (what the tests run) trains each network for seconds. The record is
-# of an earlier version of this notebook (commit b716baa), which trained the same networks as this version:
-# this version is not timed end to end yet. `colab`: not timed on a T4 yet. The training cells print their
-# progress, epoch by epoch. On another CPU, `python -m convnext_lesson cpu-speed` measures how fast it trains
-# these networks.
+# **Time:** `cpu` **27 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, Intel(R)
+# Xeon(R) Processor, AVX512), torch 2.14.1+cu130, 2026-12-07, after the notebooks before it (their 5 runs were
+# already in the runs folder: a run already there is loaded, not trained again): 3 training runs, 483-578 s
+# each. `smoke` (what the tests run) trains each network for seconds. `colab`: not timed on a T4 yet. The
+# training cells print their progress, epoch by epoch. On another CPU, `python -m convnext_lesson cpu-speed`
+# measures how fast it trains these networks.
 # <!-- time: end -->
 
 # %% [markdown]

@@ -21,16 +21,15 @@
 # and 9 and one branch · try a 13x13 kernel (an experiment).
 #
 # <!-- time: begin (written by tools/build_notebooks.py from reference/notebook_times/cpu) -->
-# **Time:** `cpu` **33 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, AMD
-# EPYC, AVX512), a machine shared with other work, torch 2.14.1+cu130, 2026-12-03, after the notebooks before
-# it (their 10 runs were already in the runs folder: a run already there is loaded, not trained again): 4
-# training runs, 437-550 s each. `smoke` (what the tests run) trains each network for seconds. The record is
-# of an earlier version of this notebook (commit b716baa), which also trained its experiment, on by default
-# then: this version is not timed end to end yet. `colab`: not timed on a T4 yet. The training cells print
-# their progress, epoch by epoch. On another CPU, `python -m convnext_lesson cpu-speed` measures how fast it
-# trains these networks. Under `cpu` the notebook's experiment is off by default, to keep it within a lab
-# sitting: it is one more training run (the committed `cpu` run of it took 9 minutes on cpu (2 cores, AMD
-# EPYC, AVX512)); `train_experiment = True` in its cell trains it.
+# **Time:** `cpu` **24 minutes**, measured end to end by `tools/time_notebooks.py` on a CPU (2 cores, Intel(R)
+# Xeon(R) Processor, AVX512), torch 2.14.1+cu130, 2026-12-07, after the notebooks before it (their 17 runs
+# were already in the runs folder: a run already there is loaded, not trained again): 3 training runs,
+# 437-520 s each. `smoke` (what the tests run) trains each network for seconds. `colab`: not timed on a T4
+# yet. The training cells print their progress, epoch by epoch. On another CPU,
+# `python -m convnext_lesson cpu-speed` measures how fast it trains these networks. Under `cpu` the notebook's
+# experiment is off by default, to keep it within a lab sitting: it is one more training run (the committed
+# `cpu` run of it took 9 minutes on cpu (2 cores, AMD EPYC, AVX512)); `train_experiment = True` in its cell
+# trains it.
 # <!-- time: end -->
 
 # %%
