@@ -124,6 +124,7 @@ def test_a_notebook_whose_experiment_is_off_under_cpu_says_so_in_its_time_line(t
     note = tool.experiment_off_note("99_x", tmp_path / "src", tool.ROOT / "convnext_lesson" / "reference" / "variants")
     record = next(r for r in tool.results.find_records(tool.ROOT / "convnext_lesson" / "reference" / "variants")
                   if r["step"] == 9 and r["profile"] == "cpu")
-    assert f"took {tool.time_phrase(record)} on {record['device']}" in note and "train_experiment = True" in note
+    assert f"took {tool.time_phrase(record)} on {tool.device_words(record['device'])}" in note
+    assert tool.device_words("cpu (2 cores, AMD EPYC, AVX512)") == "a CPU (2 cores, AMD EPYC, AVX512)" and "train_experiment = True" in note
     assert tool.experiment_off_note("99_x", tmp_path / "src", tmp_path / "none").endswith(
         "one more training run; `train_experiment = True` in its cell trains it.")

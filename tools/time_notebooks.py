@@ -138,14 +138,19 @@ def _seconds(values: list[float]) -> str:
     return f"{low} s each" if low == high else f"{low}-{high} s each"
 
 
+def device_words(device: str) -> str:
+    """A record's device as a sentence names it: "cpu (2 cores, ...)" reads "a CPU (2 cores, ...)"."""
+    found = re.fullmatch(r"cpu \((.*)\)", device)
+    return f"a CPU ({found[1]})" if found else device
+
+
 def time_paragraph(record: dict | None, colab: dict | None = None) -> str:
     """A notebook's **Time:** paragraph in Markdown (one line), written from its ``cpu`` time record (and its
     ``colab`` one, when there is one): every number in it is read from a record, none is typed."""
     if record is None:
         return ("**Time:** not yet timed end to end under `cpu` (`tools/time_notebooks.py` times it). "
                 "`colab`: not timed on a T4 yet.")
-    device = re.fullmatch(r"cpu \((.*)\)", record["device"])
-    where = f"a CPU ({device[1]})" if device else record["device"]
+    where = device_words(record["device"])
     if SHARED.search(record.get("note", "")):
         where += ", a machine shared with other work"
     text = (f"**Time:** `cpu` **{time_phrase(record)}**, measured end to end by `tools/time_notebooks.py` on "
@@ -184,7 +189,7 @@ def experiment_off_note(notebook: str, sources: Path = NOTEBOOKS / "src",
         return ""
     step = int(found[1])
     runs = [r for r in results.find_records(variants) if r["step"] == step and r["profile"] == "cpu"]
-    took = (f" (the committed `cpu` run of it took {time_phrase(runs[0])} on {runs[0]['device']})" if runs else "")
+    took = (f" (the committed `cpu` run of it took {time_phrase(runs[0])} on {device_words(runs[0]['device'])})" if runs else "")
     return (f" Under `cpu` the notebook's experiment is off by default, to keep it within a lab sitting: it is one "
             f"more training run{took}; `train_experiment = True` in its cell trains it.")
 

@@ -27,7 +27,7 @@
 # yet. The training cells print their progress, epoch by epoch. On another CPU,
 # `python -m convnext_lesson cpu-speed` measures how fast it trains these networks. Under `cpu` the notebook's
 # experiment is off by default, to keep it within a lab sitting: it is one more training run (the committed
-# `cpu` run of it took 11 minutes on cpu (2 cores, AMD EPYC, AVX512)); `train_experiment = True` in its cell
+# `cpu` run of it took 11 minutes on a CPU (2 cores, AMD EPYC, AVX512)); `train_experiment = True` in its cell
 # trains it.
 # <!-- time: end -->
 

@@ -26,8 +26,8 @@
 # seconds. `colab`: not timed on a T4 yet. The training cells print their progress, epoch by epoch. On another
 # CPU, `python -m convnext_lesson cpu-speed` measures how fast it trains these networks. Under `cpu` the
 # notebook's experiment is off by default, to keep it within a lab sitting: it is one more training run (the
-# committed `cpu` run of it took 10 minutes on cpu (2 cores, AMD EPYC, AVX512)); `train_experiment = True` in
-# its cell trains it.
+# committed `cpu` run of it took 10 minutes on a CPU (2 cores, AMD EPYC, AVX512)); `train_experiment = True`
+# in its cell trains it.
 # <!-- time: end -->
 
 # %%
